@@ -1,0 +1,160 @@
+"""The configuration schema: `settings.toml` as typed, validated models.
+
+Every table forbids unknown keys so a typo is an error with a line number, not a
+silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Channel = Literal["email", "sms"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name such as Europe/Madrid)"
+        ) from None
+    return name
+
+
+class ShopSettings(Strict):
+    name: str = "Leal Demo Shop"
+    timezone: str = "Europe/Madrid"
+    default_locale: str = "en"
+    currency: str = "EUR"
+    url: str = "https://shop.example"
+    postal_address: str = ""
+    default_phone_region: str = Field("ES", min_length=2, max_length=2)
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class DatabaseSettings(Strict):
+    url: str = "sqlite:///var/leal.db"
+
+
+class LoyaltySettings(Strict):
+    points_per_currency_unit: Decimal = Field(Decimal(1), ge=0)
+    points_expire_days: int = Field(365, ge=1)
+    reward_points: int = Field(100, ge=1)
+    reward_percent_off: int = Field(10, ge=1, le=100)
+    tiers: dict[str, int] = Field(
+        default_factory=lambda: {"bronze": 0, "silver": 500, "gold": 1500}
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_start_at_zero(cls, tiers: dict[str, int]) -> dict[str, int]:
+        if not tiers:
+            raise ValueError("at least one tier is needed")
+        if any(threshold < 0 for threshold in tiers.values()):
+            raise ValueError("tier thresholds cannot be negative")
+        if 0 not in tiers.values():
+            raise ValueError("one tier must start at 0 points, so every customer has a tier")
+        if len(set(tiers.values())) != len(tiers):
+            raise ValueError("two tiers have the same threshold")
+        return dict(sorted(tiers.items(), key=lambda item: item[1]))
+
+    @property
+    def points_rate(self) -> Fraction:
+        """Points per cent, exactly: points = floor(total_cents * rate)."""
+        return Fraction(self.points_per_currency_unit) / 100
+
+    def tier_for(self, points: int) -> str:
+        """The highest tier whose threshold is at most `points`."""
+        best = next(iter(self.tiers))
+        for name, threshold in self.tiers.items():
+            if points >= threshold:
+                best = name
+        return best
+
+
+class ScheduleSettings(Strict):
+    daily_at: time = time(9, 0)
+
+
+class PolicySettings(Strict):
+    max_messages_per_day: int = Field(2, ge=1)
+
+
+class TemplateSettings(Strict):
+    dir: Path | None = None  # None: the templates shipped with Leal
+
+
+class Offer(Strict):
+    percent_off: int | None = Field(None, ge=1, le=100)
+    amount_off_cents: int | None = Field(None, ge=1)
+    free_shipping: bool = False
+    valid_days: int = Field(14, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _one_kind_of_discount(self) -> Offer:
+        if self.percent_off is not None and self.amount_off_cents is not None:
+            raise ValueError("give percent_off or amount_off_cents, not both")
+        return self
+
+
+class Campaign(Strict):
+    trigger: str
+    enabled: bool = True
+    channels: list[Channel] = Field(min_length=1)
+    template: str = Field(min_length=1)
+    priority: int = 0
+    description: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    offer: Offer | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def _no_repeated_channel(cls, channels: list[Channel]) -> list[Channel]:
+        if len(set(channels)) != len(channels):
+            raise ValueError("a channel is listed twice")
+        return channels
+
+
+class Settings(BaseSettings):
+    """All of Leal's settings. Environment variables `LEAL_<SECTION>__<KEY>` override the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEAL_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    shop: ShopSettings = ShopSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    loyalty: LoyaltySettings = LoyaltySettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    policy: PolicySettings = PolicySettings()
+    templates: TemplateSettings = TemplateSettings()
+    campaigns: dict[str, Campaign] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's content arrives as init kwargs; the environment wins over it.
+        return (env_settings, init_settings)

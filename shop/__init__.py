@@ -1,0 +1,1 @@
+"""The shop's data: customers, products, orders, carts and the loyalty ledger."""

@@ -1,0 +1,173 @@
+"""The loyalty program's arithmetic: points earned, balance with FIFO expiry, tiers.
+
+Rules (settings `[loyalty]`):
+- an order earns floor(total x points_per_currency_unit) points, on its shop-local date;
+- earned points count on dates d with order_date <= d < order_date + points_expire_days,
+  both for the balance (unless spent first) and for the tier window;
+- redemptions spend the oldest live points first (FIFO); what is left of a lot when it
+  reaches its expiry date expires;
+- the tier on date d is the highest tier whose threshold <= points earned in the window,
+  so spending points never lowers a tier.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from campaigns.config import LoyaltySettings
+from shop.models import LedgerEntry
+from shop.sql import upsert_insert
+
+
+def points_for(total_cents: int, loyalty: LoyaltySettings) -> int:
+    """Points an order earns: floor(total x rate), exact (no float)."""
+    return math.floor(total_cents * loyalty.points_rate) if total_cents > 0 else 0
+
+
+def earn_entry(
+    order_id: str, customer_id: str, local_date: date, total_cents: int, loyalty: LoyaltySettings
+) -> dict[str, Any]:
+    """The ledger row an order writes."""
+    return {
+        "customer_id": customer_id,
+        "kind": "earn",
+        "points": points_for(total_cents, loyalty),
+        "on_date": local_date,
+        "expires_on": local_date + timedelta(days=loyalty.points_expire_days),
+        "order_id": order_id,
+        "lot_id": None,
+        "note": None,
+    }
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A ledger line as the arithmetic needs it."""
+
+    id: int
+    kind: str  # earn | redeem | expire | adjust
+    points: int
+    on_date: date
+    expires_on: date | None = None
+    lot_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Balance:
+    points: int
+    expiring: int  # live points that expire within the horizon asked for
+    expired: tuple[tuple[int, int], ...]  # (lot id, points) that expired unspent, oldest first
+
+
+def balance_on(entries: Iterable[Entry], on: date, horizon_days: int = 30) -> Balance:
+    """The balance at the end of the shop-local date `on`.
+
+    Lots are spent oldest first; a lot is live on dates before its `expires_on`, and
+    whatever is left of it then expires. Stored expire entries are not needed: they
+    record what this computes.
+    """
+    lots: list[list[Any]] = []  # [lot id, expires_on, points left]
+    expired: list[tuple[int, int]] = []
+    debt = 0  # points spent beyond the live balance (a correction may cause it)
+    for entry in sorted(entries, key=lambda e: (e.on_date, e.kind != "earn", e.id)):
+        if entry.on_date > on:
+            break
+        _drop_expired(lots, entry.on_date, expired)
+        if entry.kind == "expire":
+            continue
+        if entry.points > 0:
+            lots.append([entry.id, entry.expires_on or date.max, entry.points])
+            debt = _spend(lots, debt)
+        else:
+            debt = _spend(lots, debt - entry.points)
+    _drop_expired(lots, on, expired)
+    horizon = on + timedelta(days=horizon_days)
+    return Balance(
+        points=sum(lot[2] for lot in lots) - debt,
+        expiring=sum(lot[2] for lot in lots if lot[1] <= horizon),
+        expired=tuple(expired),
+    )
+
+
+def _drop_expired(lots: list[list[Any]], day: date, expired: list[tuple[int, int]]) -> None:
+    """Remove the lots that are no longer live on `day`, noting what they still held."""
+    for lot in lots:
+        if lot[1] <= day and lot[2] > 0:
+            expired.append((lot[0], lot[2]))
+    lots[:] = [lot for lot in lots if lot[1] > day]
+
+
+def _spend(lots: list[list[Any]], amount: int) -> int:
+    """Spend `amount` from the oldest live lots; return what they could not cover."""
+    for lot in lots:
+        if amount <= 0:
+            break
+        used = min(lot[2], amount)
+        lot[2] -= used
+        amount -= used
+    return max(amount, 0)
+
+
+def entries_of(connection: Connection, customer_ids: Sequence[str]) -> dict[str, list[Entry]]:
+    """The ledger of each customer, for balance computations in batch."""
+    rows = connection.execute(
+        select(
+            LedgerEntry.customer_id,
+            LedgerEntry.id,
+            LedgerEntry.kind,
+            LedgerEntry.points,
+            LedgerEntry.on_date,
+            LedgerEntry.expires_on,
+            LedgerEntry.lot_id,
+        ).where(LedgerEntry.customer_id.in_(customer_ids))
+    )
+    by_customer: dict[str, list[Entry]] = {cid: [] for cid in customer_ids}
+    for customer_id, entry_id, kind, points, on_date, expires_on, lot_id in rows:
+        by_customer[customer_id].append(Entry(entry_id, kind, points, on_date, expires_on, lot_id))
+    return by_customer
+
+
+def write_expiries(connection: Connection, on: date, since: date | None = None) -> int:
+    """Write expire entries for lots that reached their expiry date in (since, on].
+
+    Only customers with such lots are read. Idempotent: one expire entry per lot.
+    Returns the number of entries written.
+    """
+    due = select(LedgerEntry.customer_id).where(
+        LedgerEntry.kind == "earn", LedgerEntry.expires_on <= on
+    )
+    if since is not None:
+        due = due.where(LedgerEntry.expires_on > since)
+    customers = sorted(set(connection.scalars(due.distinct())))
+    rows = []
+    for start in range(0, len(customers), 500):
+        chunk = customers[start : start + 500]
+        for customer_id, entries in entries_of(connection, chunk).items():
+            for lot_id, points in balance_on(entries, on).expired:
+                rows.append(_expire_row(customer_id, lot_id, points, entries))
+    if rows:
+        insert = upsert_insert(connection, LedgerEntry).on_conflict_do_nothing(
+            index_elements=["lot_id"]
+        )
+        connection.execute(insert, rows)
+    return len(rows)
+
+
+def _expire_row(customer_id: str, lot_id: int, points: int, entries: list[Entry]) -> dict[str, Any]:
+    lot = next(e for e in entries if e.id == lot_id)
+    return {
+        "customer_id": customer_id,
+        "kind": "expire",
+        "points": -points,
+        "on_date": lot.expires_on,
+        "expires_on": None,
+        "order_id": None,
+        "lot_id": lot_id,
+        "note": None,
+    }

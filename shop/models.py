@@ -1,0 +1,212 @@
+"""SQLAlchemy models of the shop and of Leal's own ledgers.
+
+Money is integer cents; instants are UTC (`UTCDateTime`); calendar dates that rules
+compare (order dates, ledger dates, birthdays) are shop-local `Date`s computed once,
+at write time, so that triggers compare plain indexed values.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shop.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(64)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    # month * 100 + day, so the birthday rule is one indexed equality.
+    birth_mmdd: Mapped[int | None] = mapped_column(SmallInteger, index=True)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    email_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    sku: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(100), default="")
+    price_cents: Mapped[int] = mapped_column(BigInteger)
+    image_url: Mapped[str | None] = mapped_column(String(500))
+    url: Mapped[str | None] = mapped_column(String(500))
+    in_stock: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_at", "customer_id", "ordered_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    local_date: Mapped[date] = mapped_column(Date)  # in the shop's time zone
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class CartEvent(Base):
+    """One change of one cart line: `quantity` is the line's new quantity (0 removes it)."""
+
+    __tablename__ = "cart_events"
+    __table_args__ = (
+        UniqueConstraint("cart_id", "sku", "at", name="uq_cart_events_line_at"),
+        Index("ix_cart_events_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    cart_id: Mapped[str] = mapped_column(ID)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerEntry(Base):
+    """The loyalty ledger: earn (+), redeem (-), expire (-) and adjust (±) entries."""
+
+    __tablename__ = "loyalty_ledger"
+    __table_args__ = (
+        Index("ix_loyalty_ledger_customer_on", "customer_id", "on_date"),
+        Index("ix_loyalty_ledger_kind_on", "kind", "on_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    points: Mapped[int] = mapped_column(Integer)
+    on_date: Mapped[date] = mapped_column(Date)  # shop-local
+    expires_on: Mapped[date | None] = mapped_column(Date)  # earn entries only
+    order_id: Mapped[str | None] = mapped_column(ID, unique=True)  # one earn entry per order
+    # The earn entry an expire entry closes: at most one expiry per lot.
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_ledger.id"), unique=True)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class CustomerStats(Base):
+    """Per-customer summary kept current at import and on events, so runs never rescan orders.
+
+    `points_window` and `tier` are as of `computed_on` (a shop-local date).
+    """
+
+    __tablename__ = "customer_stats"
+
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    order_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_spent_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_order_on: Mapped[date | None] = mapped_column(Date)
+    last_order_on: Mapped[date | None] = mapped_column(Date, index=True)
+    last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    points_balance: Mapped[int] = mapped_column(Integer, default=0)
+    points_window: Mapped[int] = mapped_column(Integer, default=0)
+    tier: Mapped[str | None] = mapped_column(String(32))
+    computed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class Suppression(Base):
+    """An address that must not be contacted on a channel (hard bounce, complaint, STOP)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        UniqueConstraint("channel", "address", name="uq_suppressions_channel_address"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(254))
+    reason: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """The outbox ledger: one row per message Leal decided to send. It is the truth.
+
+    The unique key makes a re-run, a redelivered task or a crashed worker a no-op for
+    what is already there.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint(
+            "campaign", "customer_id", "channel", "occasion", name="uq_outbox_message_key"
+        ),
+        Index("ix_outbox_day_customer", "run_date", "customer_id"),
+        Index("ix_outbox_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    campaign: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    occasion: Mapped[str] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    run_date: Mapped[date] = mapped_column(Date)  # shop-local date the plan was made for
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Run(Base):
+    """One evaluation of the campaigns for a run instant."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    run_date: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
