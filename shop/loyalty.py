@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
@@ -31,14 +32,20 @@ def points_for(total_cents: int, loyalty: LoyaltySettings) -> int:
 
 
 def earn_entry(
-    order_id: str, customer_id: str, local_date: date, total_cents: int, loyalty: LoyaltySettings
+    order_id: str,
+    customer_id: str,
+    ordered_at: datetime,
+    local_date: date,
+    total_cents: int,
+    loyalty: LoyaltySettings,
 ) -> dict[str, Any]:
-    """The ledger row an order writes."""
+    """The ledger row an order writes (`local_date`: `ordered_at` in the shop's zone)."""
     return {
         "customer_id": customer_id,
         "kind": "earn",
         "points": points_for(total_cents, loyalty),
         "on_date": local_date,
+        "at": ordered_at,
         "expires_on": local_date + timedelta(days=loyalty.points_expire_days),
         "order_id": order_id,
         "lot_id": None,
@@ -133,7 +140,9 @@ def entries_of(connection: Connection, customer_ids: Sequence[str]) -> dict[str,
     return by_customer
 
 
-def write_expiries(connection: Connection, on: date, since: date | None = None) -> int:
+def write_expiries(
+    connection: Connection, on: date, tz: ZoneInfo, since: date | None = None
+) -> int:
     """Write expire entries for lots that reached their expiry date in (since, on].
 
     Only customers with such lots are read. Idempotent: one expire entry per lot.
@@ -150,7 +159,7 @@ def write_expiries(connection: Connection, on: date, since: date | None = None) 
         chunk = customers[start : start + 500]
         for customer_id, entries in entries_of(connection, chunk).items():
             for lot_id, points in balance_on(entries, on).expired:
-                rows.append(_expire_row(customer_id, lot_id, points, entries))
+                rows.append(_expire_row(customer_id, lot_id, points, entries, tz))
     if rows:
         insert = upsert_insert(connection, LedgerEntry).on_conflict_do_nothing(
             index_elements=["lot_id"]
@@ -159,13 +168,17 @@ def write_expiries(connection: Connection, on: date, since: date | None = None) 
     return len(rows)
 
 
-def _expire_row(customer_id: str, lot_id: int, points: int, entries: list[Entry]) -> dict[str, Any]:
+def _expire_row(
+    customer_id: str, lot_id: int, points: int, entries: list[Entry], tz: ZoneInfo
+) -> dict[str, Any]:
     lot = next(e for e in entries if e.id == lot_id)
+    assert lot.expires_on is not None
     return {
         "customer_id": customer_id,
         "kind": "expire",
         "points": -points,
         "on_date": lot.expires_on,
+        "at": datetime.combine(lot.expires_on, time(0), tzinfo=tz).astimezone(UTC),
         "expires_on": None,
         "order_id": None,
         "lot_id": lot_id,

@@ -115,7 +115,7 @@ class LedgerEntry(Base):
     __tablename__ = "loyalty_ledger"
     __table_args__ = (
         Index("ix_loyalty_ledger_customer_on", "customer_id", "on_date"),
-        Index("ix_loyalty_ledger_kind_on", "kind", "on_date"),
+        Index("ix_loyalty_ledger_at", "at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -123,6 +123,9 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(8))
     points: Mapped[int] = mapped_column(Integer)
     on_date: Mapped[date] = mapped_column(Date)  # shop-local
+    # When it happened: an order's `ordered_at` for its earn entry. Tier changes are
+    # detected by instant, so an order placed after a daily run counts in the next one.
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_on: Mapped[date | None] = mapped_column(Date)  # earn entries only
     order_id: Mapped[str | None] = mapped_column(ID, unique=True)  # one earn entry per order
     # The earn entry an expire entry closes: at most one expiry per lot.
