@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from campaigns.config import Settings
 from shop.db import make_engine, migrate
 from shop.models import Base
+from tests.factories import ShopFactory
 
 PG_URL = os.environ.get(
     "LEAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -95,3 +96,8 @@ def engine(request: pytest.FixtureRequest, db_url: str) -> Iterator[Engine]:
 def settings(db_url: str) -> Settings:
     """Default settings pointing at the test database."""
     return Settings(database={"url": db_url})
+
+
+@pytest.fixture
+def shop(engine: Engine, settings: Settings) -> ShopFactory:
+    return ShopFactory(engine, settings)

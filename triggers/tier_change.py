@@ -1,0 +1,98 @@
+"""tier_change: the customer's loyalty tier differs from the day before.
+
+Tiers rank customers by points EARNED in a rolling window of `points_expire_days` days
+(spending never lowers a tier). The tier as of an instant t counts earn entries booked
+by t (`at <= t`) whose shop-local date d satisfies d > date(t) - points_expire_days.
+The rule compares the tier at the run instant T with the tier at the previous day's run
+instant P (same local time, one calendar day earlier), so every order counts in exactly
+one daily run, also one placed after today's run. `direction` keeps ups, downs or both.
+Once per (customer, new tier, run date): `tier:<new tier>:<run date>`.
+
+Cost: only customers with an earn entry in (P, T] or one that left the window on the
+run date can change; their window sums use the (customer_id, on_date) index.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from sqlalchemy import ColumnElement, Integer, and_, case, func, literal, or_, select
+
+from campaigns.config import LoyaltySettings
+from shop.models import LedgerEntry
+from shop.stats import tier_expression
+from triggers.base import CandidateQuery, Params, RunContext, Trigger
+
+
+class TierChangeParams(Params):
+    direction: Literal["up", "down", "both"] = "up"
+
+
+def tier_rank(points: ColumnElement[int], loyalty: LoyaltySettings) -> ColumnElement[int]:
+    """The tier's position, lowest 0, as SQL."""
+    thresholds = list(loyalty.tiers.values())
+    whens = [
+        (points >= threshold, rank) for rank, threshold in reversed(list(enumerate(thresholds)))
+    ]
+    return case(*whens[:-1], else_=0) if len(whens) > 1 else literal(0, Integer())
+
+
+def candidates(params: TierChangeParams, run: RunContext) -> CandidateQuery:
+    loyalty, now, before = run.loyalty, run.at, run.previous_run_at
+    days = timedelta(days=loyalty.points_expire_days)
+    window_now = LedgerEntry.on_date > run.run_date - days
+    window_before = LedgerEntry.on_date > run.run_date - timedelta(days=1) - days
+    dropped_today = run.run_date - days  # earned that day: in the window before, not now
+    moved = (
+        select(LedgerEntry.customer_id)
+        .where(
+            LedgerEntry.kind == "earn",
+            or_(
+                and_(LedgerEntry.at > before, LedgerEntry.at <= now),
+                and_(
+                    LedgerEntry.at >= run.start_of(dropped_today),
+                    LedgerEntry.at < run.start_of(dropped_today + timedelta(days=1)),
+                ),
+            ),
+        )
+        .distinct()
+    )
+    sums = (
+        select(
+            LedgerEntry.customer_id.label("customer_id"),
+            func.sum(case((window_now, LedgerEntry.points), else_=0)).label("points_now"),
+            func.sum(
+                case((and_(window_before, LedgerEntry.at <= before), LedgerEntry.points), else_=0)
+            ).label("points_before"),
+        )
+        .where(
+            LedgerEntry.customer_id.in_(moved),
+            LedgerEntry.kind == "earn",
+            window_before,
+            LedgerEntry.at <= now,
+        )
+        .group_by(LedgerEntry.customer_id)
+        .subquery()
+    )
+    rank_now = tier_rank(sums.c.points_now, loyalty)
+    rank_before = tier_rank(sums.c.points_before, loyalty)
+    changed = {"up": rank_now > rank_before, "down": rank_now < rank_before}.get(
+        params.direction, rank_now != rank_before
+    )
+    new_tier = tier_expression(sums.c.points_now, loyalty)
+    return select(
+        sums.c.customer_id,
+        ("tier:" + new_tier + f":{run.run_date.isoformat()}").label("occasion"),
+        tier_expression(sums.c.points_before, loyalty).label("old_tier"),
+        new_tier.label("new_tier"),
+        sums.c.points_now.label("points_window"),
+    ).where(changed)
+
+
+TRIGGER = Trigger(
+    name="tier_change",
+    params=TierChangeParams,
+    candidates=candidates,
+    summary="the customer's loyalty tier went up (or down) since the day before",
+)
