@@ -141,31 +141,46 @@ def entries_of(connection: Connection, customer_ids: Sequence[str]) -> dict[str,
 
 
 def write_expiries(
-    connection: Connection, on: date, tz: ZoneInfo, since: date | None = None
+    connection: Connection,
+    on: date,
+    tz: ZoneInfo,
+    loyalty: LoyaltySettings,
+    since: date | None = None,
 ) -> int:
-    """Write expire entries for lots that reached their expiry date in (since, on].
+    """Write expire entries for lots whose expiry date is in (since, on] (all when None).
 
-    Only customers with such lots are read. Idempotent: one expire entry per lot.
-    Returns the number of entries written.
+    Only the customers holding such lots are read, found through the indexed `at` of
+    their earn entries. Idempotent: one expire entry per lot. Returns entries written.
     """
     due = select(LedgerEntry.customer_id).where(
         LedgerEntry.kind == "earn", LedgerEntry.expires_on <= on
     )
-    if since is not None:
-        due = due.where(LedgerEntry.expires_on > since)
+    if since is not None:  # expires_on = on_date + N, so bound the earn instants
+        lifetime = timedelta(days=loyalty.points_expire_days)
+        first, last = since + timedelta(days=1) - lifetime, on - lifetime
+        due = due.where(
+            LedgerEntry.at >= _start_of(first, tz),
+            LedgerEntry.at < _start_of(last + timedelta(days=1), tz),
+        )
     customers = sorted(set(connection.scalars(due.distinct())))
     rows = []
     for start in range(0, len(customers), 500):
         chunk = customers[start : start + 500]
         for customer_id, entries in entries_of(connection, chunk).items():
+            closed = {e.lot_id for e in entries if e.kind == "expire"}
             for lot_id, points in balance_on(entries, on).expired:
-                rows.append(_expire_row(customer_id, lot_id, points, entries, tz))
+                if lot_id not in closed:
+                    rows.append(_expire_row(customer_id, lot_id, points, entries, tz))
     if rows:
         insert = upsert_insert(connection, LedgerEntry).on_conflict_do_nothing(
             index_elements=["lot_id"]
         )
         connection.execute(insert, rows)
     return len(rows)
+
+
+def _start_of(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 def _expire_row(
@@ -178,7 +193,7 @@ def _expire_row(
         "kind": "expire",
         "points": -points,
         "on_date": lot.expires_on,
-        "at": datetime.combine(lot.expires_on, time(0), tzinfo=tz).astimezone(UTC),
+        "at": _start_of(lot.expires_on, tz),
         "expires_on": None,
         "order_id": None,
         "lot_id": lot_id,

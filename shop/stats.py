@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     Date,
     Select,
@@ -40,7 +41,7 @@ def refresh_customer_stats(
     connection: Connection,
     loyalty: LoyaltySettings,
     on: date,
-    customers: Select[tuple[str]] | None = None,
+    customers: Select[str] | CompoundSelect[str] | None = None,
 ) -> None:
     """Recompute the summary of `customers` (all when None) as of the shop-local date `on`."""
     window_start = on - timedelta(days=loyalty.points_expire_days)  # exclusive

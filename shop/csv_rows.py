@@ -1,0 +1,302 @@
+"""One CSV row of each import file, parsed and validated: text in, database values out.
+
+Each parser returns a tuple in its table's column order and raises `RowError` with a
+reason that names the column. E-mail addresses, phone numbers and birth dates are
+personal data and never appear in a reason; ids and other values do.
+
+Instants come out as aware UTC datetimes, dates as shop-local `date`s, money as cents.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import itertools
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from campaigns.config import Settings
+
+# The files, in the order they load (each may refer to those before it), and their columns.
+COLUMNS = {
+    "customers": (
+        "customer_id", "email", "phone", "first_name", "last_name", "birth_date", "locale",
+        "timezone", "email_opt_in", "sms_opt_in", "created_at",
+    ),
+    "products": ("sku", "name", "category", "price", "image_url", "url", "in_stock"),
+    "orders": ("order_id", "customer_id", "ordered_at", "total"),
+    "order_items": ("order_id", "sku", "quantity", "unit_price"),
+    "cart_events": ("cart_id", "customer_id", "sku", "quantity", "at"),
+}  # fmt: skip
+
+BATCH = 10_000  # rows per batch: big enough to amortise a query, small enough to stay flat
+Lines = list[tuple[int, Any]]  # (line number, values or reason)
+ID_SIZE = 64  # shop.models.ID
+MAX_CENTS = 10**15  # 10 trillion in currency units: far below BigInteger's limit
+MAX_INTEGER = 2**31 - 1  # Integer columns (quantities, points) on PostgreSQL
+# [0-9], not \d: no other scripts' digits; at most 15 of them, as int() refuses 4,300
+_AMOUNT = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,2}))?")
+_COUNT = re.compile(r"[0-9]{1,10}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+_FLAGS = {"true": True, "false": False}
+
+
+class RowError(ValueError):
+    """A row that cannot be imported; the message is the reason."""
+
+
+def show(value: str) -> str:
+    """A value quoted for a reason, cut short so one bad field cannot flood the report."""
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def ident(column: str, value: str) -> str:
+    if 0 < len(value) <= ID_SIZE and "\x00" not in value:
+        return value  # the usual case, without a second call
+    if not value:
+        raise RowError(f"{column} is empty")
+    return text(column, value, ID_SIZE)
+
+
+def text(column: str, value: str, size: int) -> str:
+    if len(value) > size:
+        raise RowError(f"{column} is longer than {size} characters")
+    if "\x00" in value:  # PostgreSQL refuses NUL in text and would abort the import
+        raise RowError(f"{column} contains a NUL character")
+    return value
+
+
+def optional(column: str, value: str, size: int) -> str | None:
+    return text(column, value, size) if value else None
+
+
+def cents(column: str, value: str, maximum: int = MAX_CENTS) -> int:
+    """An exact decimal amount as integer cents: no float ever touches money."""
+    match = _AMOUNT.fullmatch(value)
+    if match is None:
+        raise RowError(f"{column} {show(value)} {_not_an_amount(value)}")
+    whole, fraction = match.groups()
+    amount = int(whole) * 100 + int((fraction or "").ljust(2, "0"))
+    if amount > maximum:
+        raise RowError(f"{column} {show(value)} is too large")
+    return amount
+
+
+def _not_an_amount(value: str) -> str:
+    if value.startswith("-") and _AMOUNT.fullmatch(value[1:]):
+        return "is negative"
+    if re.fullmatch(r"[0-9]+\.[0-9]{3,}", value):
+        return "has more than 2 decimals"
+    if re.fullmatch(r"[0-9]{16,}(\.[0-9]*)?", value):
+        return "is too large"
+    return "is not a decimal amount"
+
+
+def count(column: str, value: str, minimum: int) -> int:
+    if _COUNT.fullmatch(value.removeprefix("-")) is None:
+        raise RowError(f"{column} {show(value)} is not a whole number")
+    number = int(value)
+    if number < 0:
+        raise RowError(f"{column} {show(value)} is negative")
+    if number < minimum:
+        raise RowError(f"{column} {show(value)} must be at least {minimum}")
+    if number > MAX_INTEGER:
+        raise RowError(f"{column} {show(value)} is too large")
+    return number
+
+
+def flag(column: str, value: str) -> bool:
+    found = _FLAGS.get(value.lower())
+    if found is None:
+        raise RowError(f"{column} {show(value)} is not true or false")
+    return found
+
+
+def instant(column: str, value: str, zone: ZoneInfo | None = None) -> datetime:
+    """An aware instant; naive text is read in `zone`, or refused when there is none."""
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise RowError(f"{column} {show(value)} is not an ISO 8601 date-time") from None
+    if at.tzinfo is None:
+        if zone is None:
+            raise RowError(f"{column} {show(value)} has no UTC offset (add one, or Z)")
+        at = at.replace(tzinfo=zone)
+    return at
+
+
+def utc(at: datetime) -> datetime:
+    return at.astimezone(UTC)
+
+
+@lru_cache(maxsize=1024)
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+class RowParser:
+    """The parsers of the five files, for one shop's settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.tz = settings.shop.tz
+        self.region = settings.shop.default_phone_region
+        rate = settings.loyalty.points_rate
+        # an order's points go to an Integer column, so its total is capped accordingly
+        self.max_total = min(MAX_CENTS, math.floor(MAX_INTEGER / rate)) if rate else MAX_CENTS
+
+    def customer(self, values: Sequence[str]) -> tuple[object, ...]:
+        customer_id, email, phone, first, last, birth, locale, zone, mail_ok, sms_ok, created = (
+            values
+        )
+        # checked in column order, so the reason names the first bad column
+        head = (
+            ident("customer_id", customer_id), _email(email), self._phone(phone),
+            text("first_name", first, 100), text("last_name", last, 100),
+        )  # fmt: skip
+        born = _birth_date(birth)
+        return (
+            *head, born, born.month * 100 + born.day if born else None, _locale(locale),
+            _zone(zone), flag("email_opt_in", mail_ok), flag("sms_opt_in", sms_ok),
+            utc(instant("created_at", created, self.tz)) if created else None,
+        )  # fmt: skip
+
+    def product(self, values: Sequence[str]) -> tuple[object, ...]:
+        sku, name, category, price, image_url, url, in_stock = values
+        row_sku = ident("sku", sku)
+        if not name:
+            raise RowError("name is empty")
+        return (
+            row_sku, text("name", name, 200), text("category", category, 100),
+            cents("price", price), optional("image_url", image_url, 500),
+            optional("url", url, 500), flag("in_stock", in_stock),
+        )  # fmt: skip
+
+    def order(self, values: Sequence[str]) -> tuple[object, ...]:
+        order_id, customer_id, ordered_at, total = values
+        row = (ident("order_id", order_id), ident("customer_id", customer_id))
+        at = instant("ordered_at", ordered_at)
+        return (*row, utc(at), at.astimezone(self.tz).date(), cents("total", total, self.max_total))
+
+    def item(self, values: Sequence[str]) -> tuple[object, ...]:
+        order_id, sku, quantity, unit_price = values
+        return (
+            ident("order_id", order_id), ident("sku", sku), count("quantity", quantity, 1),
+            cents("unit_price", unit_price),
+        )  # fmt: skip
+
+    def cart_event(self, values: Sequence[str]) -> tuple[object, ...]:
+        cart_id, customer_id, sku, quantity, at = values
+        return (
+            ident("cart_id", cart_id), ident("customer_id", customer_id), ident("sku", sku),
+            count("quantity", quantity, 0), utc(instant("at", at)),
+        )  # fmt: skip
+
+    def _phone(self, value: str) -> str | None:
+        if not value:
+            return None
+        try:
+            number = phonenumbers.parse(value, self.region)
+        except phonenumbers.NumberParseException:
+            raise RowError("phone is not a phone number") from None
+        if not phonenumbers.is_valid_number(number):
+            raise RowError(f"phone is not a valid number (default region {self.region})")
+        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _email(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        address = validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise RowError("email is not a valid address") from None
+    return text("email", address, 254)
+
+
+def _birth_date(value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        if _DAY.fullmatch(value) is None:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise RowError("birth_date is not a valid YYYY-MM-DD date") from None
+
+
+def _locale(value: str) -> str | None:
+    if value and (len(value) > 16 or _LOCALE.fullmatch(value) is None):
+        raise RowError(f"locale {show(value)} is not a language code such as es or pt-BR")
+    return value or None
+
+
+def _zone(value: str) -> str | None:
+    if value and not _is_zone(value):
+        raise RowError(f"timezone {show(value)} is not an IANA time zone such as Europe/Madrid")
+    return value or None
+
+
+class CsvSource:
+    """A CSV file decoded line by line, so a line that is not UTF-8 is one bad row at its
+    true line number rather than an error that ends the file."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.undecodable: list[int] = []
+        self.reader = csv.reader(self._lines())
+
+    def _lines(self) -> Iterator[str]:
+        lines = iter(self.handle)
+        first = next(lines, b"").removeprefix(codecs.BOM_UTF8)
+        if not first:
+            return
+        for number, line in enumerate(itertools.chain([first], lines), 1):
+            try:
+                yield line.decode("utf-8")
+            except UnicodeDecodeError:
+                self.undecodable.append(number)
+                yield line.decode("utf-8", "replace")
+
+    def batches(
+        self, pick: Callable[[list[str]], Sequence[str]], width: int
+    ) -> Iterator[tuple[Lines, Lines]]:
+        """(rows, bad rows) of at most BATCH lines: rows hold the expected columns in order."""
+        rows: Lines = []
+        bad: Lines = []
+        reader, end, undecodable = self.reader, self.reader.line_num, self.undecodable
+        while True:
+            try:
+                for row in reader:
+                    line, end = end + 1, reader.line_num  # a quoted newline spans lines
+                    if not row:
+                        continue  # blank line
+                    if len(row) != width or (undecodable and undecodable[-1] >= line):
+                        bad.append((line, self._malformed(row, width, line)))
+                    else:
+                        rows.append((line, pick(row)))
+                    if len(rows) + len(bad) >= BATCH:
+                        yield rows, bad
+                        rows, bad = [], []
+                break
+            except csv.Error as error:
+                line, end = end + 1, reader.line_num
+                bad.append((line, f"not valid CSV ({error})"))
+        yield rows, bad
+
+    def _malformed(self, row: list[str], width: int, line: int) -> str:
+        if self.undecodable and self.undecodable[-1] >= line:
+            return "not valid UTF-8 text"
+        return f"{len(row)} fields where the header has {width}"

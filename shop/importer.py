@@ -1,0 +1,295 @@
+"""`leal import DIR`: a streaming, idempotent CSV import of the shop's data.
+
+The files load in dependency order, in one transaction, BATCH rows at a time: each batch
+is parsed (`shop.csv_rows`), its references are checked with one query per referenced
+table (rows imported earlier in the run count), and it is written with INSERT … ON
+CONFLICT, so importing the same files again changes nothing and memory stays flat
+however long the files are. Bad rows are reported as `file:line: reason` and skipped;
+with `strict`, any problem rolls the whole import back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Connection, Date, Dialect, Engine, Table, func, select
+
+from campaigns.config import LoyaltySettings, Settings
+from shop.csv_rows import COLUMNS, CsvSource, Lines, RowError, RowParser, show
+from shop.loyalty import earn_entry
+from shop.models import Base, CartEvent, Customer, LedgerEntry, Order, OrderItem, Product
+from shop.sql import upsert_insert
+from shop.stats import refresh_customer_stats
+from shop.types import UTCDateTime
+
+Row = tuple[Any, ...]
+
+# Per file: (position in the parsed row, CSV column, the column it must exist in).
+REFERENCES: dict[str, tuple[tuple[int, str, Any], ...]] = {
+    "orders": ((1, "customer_id", Customer.id),),
+    "order_items": ((0, "order_id", Order.id), (1, "sku", Product.sku)),
+    "cart_events": ((1, "customer_id", Customer.id), (2, "sku", Product.sku)),
+}
+
+
+@dataclass
+class FileReport:
+    name: str
+    rows: int = 0
+    imported: int = 0  # rows accepted, whether new or already in the database
+    bad: int = 0
+
+
+@dataclass
+class ImportReport:
+    files: list[FileReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # "<file>:<line>: <reason>"
+    committed: bool = False
+    seconds: float = 0.0
+
+
+def import_dir(
+    engine: Engine,
+    directory: Path,
+    settings: Settings,
+    *,
+    strict: bool = False,
+    on: date | None = None,
+) -> ImportReport:
+    """Import the CSV files in `directory`; customer summaries are computed as of `on`
+    (a shop-local date; default today). With `strict`, write nothing if anything is bad."""
+    started = time.perf_counter()
+    report = ImportReport()
+    report.warnings += [
+        f"{path}: not one of the import files, ignored"
+        for path in sorted(directory.glob("*.csv"))
+        if path.stem not in COLUMNS
+    ]
+    with engine.connect() as connection, connection.begin() as transaction:
+        loader = _Loader(connection, settings, report)
+        for name in COLUMNS:  # in dependency order
+            path = directory / f"{name}.csv"
+            if path.is_file():
+                loader.load(name, path)
+        if strict and report.problems:
+            transaction.rollback()
+        else:
+            loader.refresh_stats(on or datetime.now(settings.shop.tz).date())
+            report.committed = True
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Loader:
+    """One import on one connection: parsers, writers and the report they fill."""
+
+    def __init__(self, connection: Connection, settings: Settings, report: ImportReport) -> None:
+        self.connection, self.settings, self.report = connection, settings, report
+        parser = RowParser(settings)
+        self.parsers: dict[str, Callable[[Sequence[str]], Row]] = {
+            "customers": parser.customer,
+            "products": parser.product,
+            "orders": parser.order,
+            "order_items": parser.item,
+            "cart_events": parser.cart_event,
+        }
+        self.ledger = _Sink(connection, LedgerEntry, ["order_id"])
+        self.earnings = _Earnings(settings.loyalty, self.ledger.columns)
+        self.sinks = {
+            "customers": _Sink(connection, Customer, update=True),
+            "products": _Sink(connection, Product, update=True),
+            "orders": _Sink(connection, Order),
+            "order_items": _Sink(connection, OrderItem, update=True),
+            "cart_events": _Sink(connection, CartEvent, keys=["cart_id", "sku", "at"]),
+        }
+        # Earn entries written by this run have larger ids: they name the touched customers.
+        self.ledger_before = connection.scalar(select(func.max(LedgerEntry.id))) or 0
+        self.orders_written = False
+
+    def load(self, name: str, path: Path) -> None:
+        file = FileReport(path.name)
+        self.report.files.append(file)
+        with path.open("rb") as handle:
+            source = CsvSource(handle)
+            layout = self._header(source, name, path)
+            if layout is None:
+                return
+            for rows, bad in source.batches(*layout):
+                self._batch(name, path, file, rows, bad)
+
+    def _header(self, source: CsvSource, name: str, path: Path) -> tuple[Any, int] | None:
+        """Where each expected column is, or None (and problems) when the file is unusable."""
+        header = next(source.reader, None)
+        if not header:
+            self.report.problems.append(f"{path}:1: the file is empty (a header row is needed)")
+            return None
+        names = [column.strip() for column in header]
+        wanted = COLUMNS[name]
+        problems = [f"missing column {column}" for column in wanted if column not in names]
+        problems += [
+            f"column {column} appears twice" for column in wanted if names.count(column) > 1
+        ]
+        self.report.problems += [f"{path}:1: {problem}" for problem in problems]
+        if problems:
+            return None
+        if extra := [column or "(unnamed)" for column in names if column not in wanted]:
+            self.report.warnings.append(f"{path}:1: extra columns ignored: {', '.join(extra)}")
+        return itemgetter(*(names.index(column) for column in wanted)), len(names)
+
+    def _batch(self, name: str, path: Path, file: FileReport, rows: Lines, bad: Lines) -> None:
+        parse, total = self.parsers[name], len(rows) + len(bad)
+        good: Lines = []
+        for line, values in rows:
+            try:
+                good.append((line, parse(values)))
+            except RowError as error:
+                bad.append((line, str(error)))
+        for position, column, target in REFERENCES.get(name, ()):
+            good = self._known(good, bad, position, column, target)
+        self._write(name, [row for _, row in good])
+        file.rows += total
+        file.imported += len(good)
+        file.bad += len(bad)
+        self.report.problems += [f"{path}:{line}: {reason}" for line, reason in sorted(bad)]
+
+    def _known(self, good: Lines, bad: Lines, position: int, column: str, target: Any) -> Lines:
+        """The rows whose reference exists; the others become bad rows."""
+        wanted = {row[position] for _, row in good}
+        if not wanted or self._count(target, wanted) == len(wanted):
+            return good  # the usual case, answered by a count
+        found = set(self.connection.scalars(select(target).where(target.in_(wanted))))
+        kept: Lines = []
+        for line, row in good:
+            if row[position] in found:
+                kept.append((line, row))
+            else:
+                bad.append((line, f"unknown {column} {show(row[position])}"))
+        return kept
+
+    def _count(self, target: Any, values: set[str]) -> int:
+        """How many of `values` exist in `target`, in driver SQL: SQLAlchemy's expanding IN
+        costs more per value than the lookup itself."""
+        quote, dialect = self.connection.dialect.identifier_preparer, self.connection.dialect
+        marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(values))
+        sql = (
+            f"SELECT count(*) FROM {quote.format_table(target.table)} "  # noqa: S608 (our names)
+            f"WHERE {quote.quote(target.name)} IN ({marks})"
+        )
+        return int(self.connection.exec_driver_sql(sql, tuple(values)).scalar_one())
+
+    def _write(self, name: str, rows: list[Row]) -> None:
+        self.sinks[name].write(rows)
+        if name == "orders" and rows:
+            self.ledger.write(self.earnings.rows(rows))
+            self.orders_written = True
+
+    def refresh_stats(self, on: date) -> None:
+        """Summaries of the customers with new orders (all of them on a first import)."""
+        if not self.orders_written:
+            return
+        customers = None
+        if self.ledger_before:
+            customers = select(LedgerEntry.customer_id).where(LedgerEntry.id > self.ledger_before)
+        refresh_customer_stats(self.connection, self.settings.loyalty, on, customers)
+
+
+class _Earnings:
+    """Earn ledger rows from `shop.loyalty.earn_entry`, memoised on (total, local date).
+
+    All of an earn entry but the order's ids and instant depends on those two alone, and
+    its exact Fraction arithmetic costs more than the rest of an order's import.
+    """
+
+    def __init__(self, loyalty: LoyaltySettings, columns: Sequence[str]) -> None:
+        self.loyalty = loyalty
+        self.memo: dict[tuple[int, date], dict[str, Any]] = {}
+        self.pick = itemgetter(*columns)  # the entry's values in the ledger sink's order
+
+    def rows(self, orders: list[Row]) -> list[Row]:
+        rows, memo = [], self.memo
+        for order_id, customer_id, at, day, total in orders:
+            entry = memo.get((total, day))
+            if entry is None:
+                if len(memo) >= 50_000:  # bounded: about a day of a big shop's orders
+                    memo.clear()
+                entry = memo[total, day] = earn_entry("", "", at, day, total, self.loyalty)
+            rows.append(
+                self.pick(entry | {"order_id": order_id, "customer_id": customer_id, "at": at})
+            )
+        return rows
+
+
+class _Sink:
+    """INSERT … ON CONFLICT of many rows through the driver's executemany.
+
+    SQLAlchemy's per-row parameter processing costs more than SQLite's insert itself, so
+    rows come as tuples in table column order (the autoincrement id left out; instants
+    aware UTC) and each column's values are encoded for the driver in one pass.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        model: type[Base],
+        keys: Sequence[str] | None = None,
+        *,
+        update: bool = False,
+    ) -> None:
+        table = model.__table__
+        assert isinstance(table, Table)
+        self.columns = [c.name for c in table.columns if c is not table.autoincrement_column]
+        keys = list(keys or (c.name for c in table.primary_key))
+        insert = upsert_insert(connection, table)
+        if update:
+            changes = {name: insert.excluded[name] for name in self.columns if name not in keys}
+            insert = insert.on_conflict_do_update(index_elements=keys, set_=changes)
+        else:
+            insert = insert.on_conflict_do_nothing(index_elements=keys)
+        compiled = insert.compile(dialect=connection.dialect, column_keys=self.columns)
+        assert compiled.positiontup in (None, self.columns), "parameters in column order"
+        self.connection, self.sql = connection, compiled.string
+        self.named = not compiled.positional  # psycopg: dicts, sqlite3: tuples
+        self.encoders = [
+            (index, encode)
+            for index, name in enumerate(self.columns)
+            if (encode := _encoder(table.c[name], connection.dialect)) is not None
+        ]
+
+    def write(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        if self.encoders:
+            columns = list(zip(*rows, strict=True))
+            for index, encode in self.encoders:
+                columns[index] = tuple(map(encode, columns[index]))
+            rows = list(zip(*columns, strict=True))
+        if self.named:
+            self.connection.exec_driver_sql(
+                self.sql, [dict(zip(self.columns, row, strict=True)) for row in rows]
+            )
+        else:
+            self.connection.exec_driver_sql(self.sql, rows)
+
+
+def _encoder(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's own bind processing of the column, but SQLite's dates and instants
+    (UTC) turned faster into the very text SQLAlchemy stores."""
+    encode: Callable[[Any], Any]
+    if dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
+        encode = _sqlite_instant
+    elif dialect.name == "sqlite" and isinstance(column.type, Date):
+        encode = date.isoformat
+    else:
+        return column.type.dialect_impl(dialect).bind_processor(dialect)
+    return (lambda value: None if value is None else encode(value)) if column.nullable else encode
+
+
+def _sqlite_instant(value: datetime) -> str:
+    return value.isoformat(" ", "microseconds")[:26]  # without "+00:00"

@@ -1,0 +1,433 @@
+"""`import_dir`: values as stored, bad rows as `file:line: reason`, strict, idempotence."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from campaigns.config import Settings
+from shop import csv_rows
+from shop.importer import ImportReport, import_dir
+from shop.models import (
+    Base,
+    CartEvent,
+    Customer,
+    CustomerStats,
+    LedgerEntry,
+    Order,
+    OrderItem,
+    Product,
+)
+
+ON = date(2026, 6, 15)
+TABLES: list[type[Base]] = [
+    Customer, Product, Order, OrderItem, CartEvent, LedgerEntry, CustomerStats
+]  # fmt: skip
+HEADERS = {name: ",".join(columns) for name, columns in csv_rows.COLUMNS.items()}
+SHOP = {
+    "customers": [
+        "ana,Ana.Perez@Example.COM,612 34 56 78,Ana,Pérez,1990-02-28,ca,Europe/Madrid,true,"
+        "false,2024-01-15T10:00:00",
+        "bo,,,Bo,Li,,,,false,FALSE,",
+        "cy,cy@example.com,+39 312 345 6789,Cy,Rossi,2000-02-29,it,,true,true,2025-01-01T08:00Z",
+    ],
+    "products": [
+        "cup,Cup,Tableware,12.5,https://shop.example/cup.jpg,https://shop.example/cup,true",
+        "tea,Green tea,,3,,,false",
+    ],
+    "orders": [
+        "o1,ana,2026-03-28T23:30:00Z,25.99",  # already 29 March in Madrid
+        "o2,ana,2026-06-01T10:00:00+02:00,600.00",
+        "o3,bo,2026-06-10T12:00:00+02:00,3.00",
+    ],
+    "order_items": ["o1,cup,2,12.50", "o1,tea,1,0.99"],
+    "cart_events": [
+        "k1,bo,cup,1,2026-06-14T18:00:00+02:00",
+        "k1,bo,cup,0,2026-06-14T18:05:00+02:00",
+    ],
+}
+
+
+def write(directory: Path, name: str, *lines: str, header: str | None = None) -> Path:
+    path = directory / f"{name}.csv"
+    text = "".join(f"{line}\n" for line in (header or HEADERS[name], *lines))
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_shop(directory: Path, **replaced: list[str]) -> Path:
+    directory.mkdir(exist_ok=True)
+    for name, lines in (SHOP | replaced).items():
+        write(directory, name, *lines)
+    return directory
+
+
+def run(engine: Engine, directory: Path, settings: Settings, **options: Any) -> ImportReport:
+    return import_dir(engine, directory, settings, on=ON, **options)
+
+
+def table(engine: Engine, model: type[Base]) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(model.__table__).order_by(*model.__table__.c))
+        return [row._asdict() for row in rows]
+
+
+def by_key(engine: Engine, model: type[Base], key: str) -> dict[Any, dict[str, Any]]:
+    return {row[key]: row for row in table(engine, model)}
+
+
+def counts(report: ImportReport) -> list[tuple[str, int, int, int]]:
+    return [(file.name, file.rows, file.imported, file.bad) for file in report.files]
+
+
+def test_imports_the_five_files_with_exact_values(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given a small shop in five files
+    write_shop(tmp_path)
+    # when it is imported
+    report = run(engine, tmp_path, settings)
+    # then everything is read, nothing is bad
+    assert (report.committed, report.problems, report.warnings) == (True, [], [])
+    assert counts(report) == [
+        ("customers.csv", 3, 3, 0),
+        ("products.csv", 2, 2, 0),
+        ("orders.csv", 3, 3, 0),
+        ("order_items.csv", 2, 2, 0),
+        ("cart_events.csv", 2, 2, 0),
+    ]
+    # and customers hold normalized addresses, E.164 phones, birthdays, NULL for empty
+    customers = by_key(engine, Customer, "id")
+    assert customers["ana"] == {
+        "id": "ana", "email": "Ana.Perez@example.com", "phone": "+34612345678",
+        "first_name": "Ana", "last_name": "Pérez", "birth_date": date(1990, 2, 28),
+        "birth_mmdd": 228,
+        "locale": "ca", "timezone": "Europe/Madrid", "email_opt_in": True,
+        "sms_opt_in": False, "created_at": datetime(2024, 1, 15, 9, 0, tzinfo=UTC),
+    }  # fmt: skip
+    assert (customers["cy"]["phone"], customers["cy"]["birth_mmdd"]) == ("+393123456789", 229)
+    bo = customers["bo"]
+    assert [bo[k] for k in ("email", "phone", "birth_date", "birth_mmdd", "locale")] == [None] * 5
+    assert (bo["timezone"], bo["created_at"], bo["sms_opt_in"]) == (None, None, False)
+    # and money is integer cents
+    products = by_key(engine, Product, "sku")
+    assert (products["cup"]["price_cents"], products["cup"]["in_stock"]) == (1250, True)
+    assert products["tea"] == {
+        "sku": "tea", "name": "Green tea", "category": "", "price_cents": 300, "image_url": None,
+        "url": None, "in_stock": False,
+    }  # fmt: skip
+    assert [(i["order_id"], i["sku"], i["quantity"], i["unit_price_cents"]) for i in table(
+        engine, OrderItem
+    )] == [("o1", "cup", 2, 1250), ("o1", "tea", 1, 99)]  # fmt: skip
+    # and an order at 23:30 UTC on 28 March is dated 29 March, the Madrid date
+    orders = by_key(engine, Order, "id")
+    assert orders["o1"] == {
+        "id": "o1", "customer_id": "ana", "local_date": date(2026, 3, 29), "total_cents": 2599,
+        "ordered_at": datetime(2026, 3, 28, 23, 30, tzinfo=UTC),
+    }  # fmt: skip
+    assert orders["o2"]["ordered_at"] == datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+    # and each order earned floor(total) points on its local date, for 365 days
+    ledger = by_key(engine, LedgerEntry, "order_id")
+    assert {k: ledger["o1"][k] for k in ("customer_id", "kind", "points", "on_date")} == {
+        "customer_id": "ana", "kind": "earn", "points": 25, "on_date": date(2026, 3, 29)
+    }  # fmt: skip
+    assert ledger["o1"]["expires_on"] == date(2027, 3, 29)
+    assert ledger["o1"]["at"] == orders["o1"]["ordered_at"]
+    assert [ledger[o]["points"] for o in ("o2", "o3")] == [600, 3]
+    # and cart events keep each line's new quantity at its instant
+    assert [(e["cart_id"], e["sku"], e["quantity"], e["at"]) for e in table(engine, CartEvent)] == [
+        ("k1", "cup", 1, datetime(2026, 6, 14, 16, 0, tzinfo=UTC)),
+        ("k1", "cup", 0, datetime(2026, 6, 14, 16, 5, tzinfo=UTC)),
+    ]
+
+
+def test_stored_instants_and_dates_compare_equal_to_sqlalchemy_bound_values(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given an imported shop (written past SQLAlchemy's type processing, for speed)
+    run(engine, write_shop(tmp_path), settings)
+    at = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
+    # when rows are looked up by values SQLAlchemy binds itself
+    with engine.connect() as connection:
+        orders = connection.scalars(select(Order.id).where(Order.ordered_at == at)).all()
+        by_date = connection.scalars(
+            select(Order.id).where(Order.local_date == date(2026, 3, 29))
+        ).all()
+        earned = connection.scalars(select(LedgerEntry.order_id).where(LedgerEntry.at == at)).all()
+        carts = connection.scalars(
+            select(CartEvent.quantity).where(
+                CartEvent.at >= datetime(2026, 6, 14, 16, 5, tzinfo=UTC)
+            )
+        ).all()
+    # then they are found: the stored text is what SQLAlchemy would have written
+    assert (orders, by_date, earned, carts) == (["o1"], ["o1"], ["o1"], [0])
+
+
+def test_customer_stats_are_filled_for_customers_with_orders(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given Ana with 625 points over two orders, Bo with 3 and Cy with no order
+    write_shop(tmp_path)
+    # when the shop is imported as of 15 June
+    run(engine, tmp_path, settings)
+    # then each customer with orders has a summary as of that date, with a tier
+    stats = by_key(engine, CustomerStats, "customer_id")
+    assert set(stats) == {"ana", "bo"}
+    assert stats["ana"] == {
+        "customer_id": "ana", "order_count": 2, "total_spent_cents": 62599,
+        "first_order_on": date(2026, 3, 29), "last_order_on": date(2026, 6, 1),
+        "last_order_at": datetime(2026, 6, 1, 8, 0, tzinfo=UTC), "points_balance": 625,
+        "points_window": 625, "tier": "silver", "computed_on": ON,
+    }  # fmt: skip
+    assert (stats["bo"]["order_count"], stats["bo"]["tier"]) == (1, "bronze")
+
+
+def test_a_later_import_refreshes_only_the_customers_it_gave_orders(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given a shop imported on 15 June
+    run(engine, write_shop(tmp_path / "first"), settings)
+    # when a later file brings one more order for Bo, imported on 20 June
+    later = tmp_path / "later"
+    later.mkdir()
+    write(later, "orders", "o4,bo,2026-06-19T09:00:00Z,10.00")
+    report = import_dir(engine, later, settings, on=date(2026, 6, 20))
+    # then Bo's summary is recomputed on that date and Ana's is left as it was
+    stats = by_key(engine, CustomerStats, "customer_id")
+    assert report.problems == []
+    assert (stats["bo"]["order_count"], stats["bo"]["computed_on"]) == (2, date(2026, 6, 20))
+    assert (stats["ana"]["order_count"], stats["ana"]["computed_on"]) == (2, ON)
+
+
+def test_bad_rows_are_reported_by_file_and_line_and_good_rows_still_import(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given batches of 2 rows, so problems and references cross batch boundaries
+    monkeypatch.setattr(csv_rows, "BATCH", 2)
+    # and each kind of bad row, between good ones
+    customers = write(
+        tmp_path, "customers",
+        "ana,ana@example.com,,Ana,B,,,,true,true,",
+        "bad-mail,not-an-email,,A,B,,,,true,true,",
+        "bad-phone,,+34 6000,A,B,,,,true,true,",
+        "bad-birth,,,A,B,1990-02-30,,,true,true,",
+        "bad-zone,,,A,B,,,Mars/Olympus,true,true,",
+        "bad-flag,,,A,B,,,,yes,true,",
+        "short,,,",
+        'multi,,,"Ana',  # a quoted newline: this row spans lines 9 and 10
+        'Maria",B,,,,true,true,',
+        "bad-created,,,A,B,,,,true,true,yesterday",
+    )  # fmt: skip
+    products = write(
+        tmp_path, "products",
+        "cup,Cup,,12.50,,,true",
+        "p1,Thing,,12.345,,,true",
+        "p2,Thing,,-1.00,,,true",
+        "p3,Thing,,1,,,maybe",
+    )  # fmt: skip
+    orders = write(
+        tmp_path, "orders",
+        "o1,ana,2026-03-28T23:30:00Z,25.99",
+        "o2,ana,2026-03-01T10:00:00,5.00",
+        "o3,ghost,2026-03-01T10:00:00Z,5.00",
+        "o4,bad-mail,2026-03-01T10:00:00Z,5",
+        "o5,ana,2026-03-01T10:00:00Z,1.999",
+        "o6,multi,2026-03-02T10:00:00Z,abc",
+    )  # fmt: skip
+    items = write(
+        tmp_path, "order_items", "o1,cup,1,12.50", "o2,cup,1,1.00", "o1,nope,1,1.00",
+        "o1,cup,0,1.00", "o1,cup,1,-3",
+    )  # fmt: skip
+    carts = write(
+        tmp_path, "cart_events",
+        "k1,ana,cup,1,2026-06-14T18:00:00+02:00",
+        "k1,ghost,cup,1,2026-06-14T18:01:00+02:00",
+        "k1,ana,nope,1,2026-06-14T18:02:00+02:00",
+        "k1,ana,cup,-1,2026-06-14T18:03:00+02:00",
+        "k1,ana,cup,1,2026-06-14 18:04",
+        "k1,multi,cup,x,2026-06-14T18:05:00+02:00",
+    )  # fmt: skip
+    # when the directory is imported
+    report = run(engine, tmp_path, settings)
+    # then every bad row is reported as file:line: reason, in line order
+    assert report.problems == [
+        f"{customers}:3: email is not a valid address",
+        f"{customers}:4: phone is not a valid number (default region ES)",
+        f"{customers}:5: birth_date is not a valid YYYY-MM-DD date",
+        f"{customers}:6: timezone 'Mars/Olympus' is not an IANA time zone such as Europe/Madrid",
+        f"{customers}:7: email_opt_in 'yes' is not true or false",
+        f"{customers}:8: 4 fields where the header has 11",
+        f"{customers}:11: created_at 'yesterday' is not an ISO 8601 date-time",
+        f"{products}:3: price '12.345' has more than 2 decimals",
+        f"{products}:4: price '-1.00' is negative",
+        f"{products}:5: in_stock 'maybe' is not true or false",
+        f"{orders}:3: ordered_at '2026-03-01T10:00:00' has no UTC offset (add one, or Z)",
+        f"{orders}:4: unknown customer_id 'ghost'",
+        f"{orders}:5: unknown customer_id 'bad-mail'",
+        f"{orders}:6: total '1.999' has more than 2 decimals",
+        f"{orders}:7: total 'abc' is not a decimal amount",
+        f"{items}:3: unknown order_id 'o2'",
+        f"{items}:4: unknown sku 'nope'",
+        f"{items}:5: quantity '0' must be at least 1",
+        f"{items}:6: unit_price '-3' is negative",
+        f"{carts}:3: unknown customer_id 'ghost'",
+        f"{carts}:4: unknown sku 'nope'",
+        f"{carts}:5: quantity '-1' is negative",
+        f"{carts}:6: at '2026-06-14 18:04' has no UTC offset (add one, or Z)",
+        f"{carts}:7: quantity 'x' is not a whole number",
+    ]
+    # and no e-mail address or phone number is echoed
+    assert not any("not-an-email" in p or "6000" in p for p in report.problems)
+    # and the good rows are imported all the same
+    assert counts(report) == [
+        ("customers.csv", 9, 2, 7),
+        ("products.csv", 4, 1, 3),
+        ("orders.csv", 6, 1, 5),
+        ("order_items.csv", 5, 1, 4),
+        ("cart_events.csv", 6, 1, 5),
+    ]
+    assert report.committed
+    assert by_key(engine, Customer, "id")["multi"]["first_name"] == "Ana\nMaria"
+    assert [list(by_key(engine, model, key)) for model, key in (
+        (Customer, "id"), (Product, "sku"), (Order, "id"), (LedgerEntry, "order_id"),
+        (OrderItem, "sku"), (CartEvent, "customer_id"),
+    )] == [["ana", "multi"], ["cup"], ["o1"], ["o1"], ["cup"], ["ana"]]  # fmt: skip
+
+
+def test_strict_writes_nothing_when_a_row_is_bad(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given a shop whose last cart event has a bad quantity
+    write_shop(tmp_path, cart_events=[*SHOP["cart_events"], "k2,bo,cup,-2,2026-06-14T19:00Z"])
+    # when it is imported strictly
+    report = run(engine, tmp_path, settings, strict=True)
+    # then the problem is reported and no table holds a row
+    assert report.problems == [f"{tmp_path / 'cart_events.csv'}:4: quantity '-2' is negative"]
+    assert not report.committed
+    assert [table(engine, model) for model in TABLES] == [[]] * len(TABLES)
+
+
+def test_strict_commits_when_every_row_is_good(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    report = run(engine, write_shop(tmp_path), settings, strict=True)
+    assert (report.committed, report.problems) == (True, [])
+    assert len(table(engine, Order)) == 3
+
+
+def test_importing_the_same_files_again_changes_nothing(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given an imported shop and a snapshot of every table it fills
+    write_shop(tmp_path)
+    run(engine, tmp_path, settings)
+    before = [table(engine, model) for model in TABLES]
+    # when the same files are imported again
+    again = run(engine, tmp_path, settings)
+    # then every row is accepted and the tables are identical, with no duplicate
+    assert (again.committed, again.problems) == (True, [])
+    assert [table(engine, model) for model in TABLES] == before
+    assert [len(rows) for rows in before] == [3, 2, 3, 2, 2, 3, 2]
+
+
+def test_a_new_import_updates_customers_and_products_but_never_rewrites_orders(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given an imported shop
+    run(engine, write_shop(tmp_path / "first"), settings)
+    # when files with a new e-mail, a new price and another total for o1 are imported
+    second = write_shop(
+        tmp_path / "second",
+        customers=["bo,bo@example.com,,Bo,Li,,,,true,false,"],
+        products=["tea,Green tea,,3.50,,,true"],
+        orders=["o1,ana,2026-03-28T23:30:00Z,99.00"],
+    )
+    run(engine, second, settings)
+    # then customers and products are upserted, and the order and its points stay
+    bo = by_key(engine, Customer, "id")["bo"]
+    assert (bo["email"], bo["email_opt_in"]) == ("bo@example.com", True)
+    assert by_key(engine, Product, "sku")["tea"]["price_cents"] == 350
+    assert by_key(engine, Order, "id")["o1"]["total_cents"] == 2599
+    assert by_key(engine, LedgerEntry, "order_id")["o1"]["points"] == 25
+
+
+def test_extra_columns_are_ignored_with_one_warning_and_columns_found_by_name(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given orders with two extra columns and the columns in another order
+    write(tmp_path, "customers", *SHOP["customers"])
+    orders = write(
+        tmp_path, "orders", "25.99,channel-web,o1,2026-03-28T23:30:00Z,ana,",
+        header="total,channel,order_id,ordered_at,customer_id,notes",
+    )  # fmt: skip
+    # when imported
+    report = run(engine, tmp_path, settings)
+    # then one warning names the extra columns and the order is read by column name
+    assert report.warnings == [f"{orders}:1: extra columns ignored: channel, notes"]
+    assert report.problems == []
+    assert by_key(engine, Order, "id")["o1"]["total_cents"] == 2599
+
+
+def test_a_missing_column_skips_its_file(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given orders without their total column
+    write(tmp_path, "customers", *SHOP["customers"])
+    orders = write(
+        tmp_path, "orders", "o1,ana,2026-03-28T23:30:00Z", header="order_id,customer_id,ordered_at"
+    )
+    # when imported
+    report = run(engine, tmp_path, settings)
+    # then the file is reported at its header and skipped, and the other files import
+    assert report.problems == [f"{orders}:1: missing column total"]
+    assert counts(report) == [("customers.csv", 3, 3, 0), ("orders.csv", 0, 0, 0)]
+    assert (len(table(engine, Customer)), table(engine, Order)) == (3, [])
+
+
+def test_absent_files_are_fine_and_unknown_or_empty_ones_are_reported(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given only products, an empty orders file and a file the importer does not know
+    write(tmp_path, "products", *SHOP["products"])
+    (tmp_path / "orders.csv").write_bytes(b"")
+    (tmp_path / "clients.csv").write_text("id\n1\n", encoding="utf-8")
+    # when imported
+    report = run(engine, tmp_path, settings)
+    # then products import, the empty file is a problem and the unknown one a warning
+    assert counts(report) == [("products.csv", 2, 2, 0), ("orders.csv", 0, 0, 0)]
+    assert report.problems == [
+        f"{tmp_path / 'orders.csv'}:1: the file is empty (a header row is needed)"
+    ]
+    assert report.warnings == [f"{tmp_path / 'clients.csv'}: not one of the import files, ignored"]
+    assert len(table(engine, Product)) == 2
+
+
+def test_an_empty_directory_imports_nothing_and_commits(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    report = run(engine, tmp_path, settings)
+    assert (report.files, report.problems, report.committed) == ([], [], True)
+
+
+def test_a_line_that_is_not_utf8_is_one_bad_row_and_blank_lines_are_skipped(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given a BOM, a row with a Latin-1 byte and a blank line
+    path = tmp_path / "customers.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + HEADERS["customers"].encode() + b"\n"
+        b"ana,,,Ana,B,,,,true,true,\n"
+        b"jo,,,Jos\xe9,B,,,,true,true,\n"
+        b"\n"
+        b"cy,,,Cy,B,,,,true,true,\n"
+    )
+    # when imported
+    report = run(engine, tmp_path, settings)
+    # then that row alone is bad, at its line, and the rows after it import
+    assert report.problems == [f"{path}:3: not valid UTF-8 text"]
+    assert counts(report) == [("customers.csv", 3, 2, 1)]
+    assert list(by_key(engine, Customer, "id")) == ["ana", "cy"]
