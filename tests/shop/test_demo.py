@@ -1,0 +1,261 @@
+"""The demo shop's CSV files: deterministic, valid, and holding every campaign's moment."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+import pytest
+from email_validator import validate_email
+
+from campaigns.config import LoyaltySettings
+from shop.demo import HEADERS, DemoCounts, write_demo_shop
+from shop.loyalty import points_for
+from triggers.base import RunContext
+
+MADRID = ZoneInfo("Europe/Madrid")
+AT = datetime(2026, 6, 15, 9, 0, tzinfo=MADRID)
+CUSTOMERS = 300
+TIERS = LoyaltySettings().tiers  # name -> threshold
+
+Rows = dict[str, list[dict[str, str]]]
+
+
+def write(directory: Path, at: datetime = AT, seed: int = 7, with_items: bool = True) -> DemoCounts:
+    directory.mkdir(parents=True, exist_ok=True)
+    return write_demo_shop(
+        directory, at=at, tz=MADRID, customers=CUSTOMERS, seed=seed, with_items=with_items
+    )
+
+
+def read(directory: Path) -> Rows:
+    return {
+        path.stem: list(csv.DictReader(path.open(encoding="utf-8", newline="")))
+        for path in sorted(directory.glob("*.csv"))
+    }
+
+
+def instant(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text)
+    assert parsed.tzinfo is not None, text
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoCounts, Rows]:
+    directory = tmp_path_factory.mktemp("demo")
+    counts = write(directory)
+    return directory, counts, read(directory)
+
+
+def test_the_same_seed_writes_the_same_bytes_and_another_seed_does_not(
+    shop: tuple[Path, DemoCounts, Rows], tmp_path: Path
+) -> None:
+    directory, _, _ = shop
+    write(tmp_path / "again")
+    write(tmp_path / "other", seed=8)
+    for path in directory.glob("*.csv"):
+        assert (tmp_path / "again" / path.name).read_bytes() == path.read_bytes(), path.name
+    for name in ("customers.csv", "orders.csv", "cart_events.csv"):
+        assert (tmp_path / "other" / name).read_bytes() != (directory / name).read_bytes()
+
+
+def test_files_have_exactly_the_documented_columns(shop: tuple[Path, DemoCounts, Rows]) -> None:
+    directory, _, _ = shop
+    assert sorted(path.stem for path in directory.glob("*.csv")) == sorted(HEADERS)
+    for name, header in HEADERS.items():
+        with (directory / f"{name}.csv").open(encoding="utf-8", newline="") as file:
+            assert tuple(next(csv.reader(file))) == header
+    assert HEADERS["customers"] == (
+        "customer_id", "email", "phone", "first_name", "last_name", "birth_date", "locale",
+        "timezone", "email_opt_in", "sms_opt_in", "created_at",
+    )  # fmt: skip
+    assert HEADERS["cart_events"] == ("cart_id", "customer_id", "sku", "quantity", "at")
+
+
+def test_counts_are_the_rows_written(shop: tuple[Path, DemoCounts, Rows]) -> None:
+    _, counts, rows = shop
+    assert counts == DemoCounts(
+        customers=CUSTOMERS,
+        products=len(rows["products"]),
+        orders=len(rows["orders"]),
+        order_items=len(rows["order_items"]),
+        cart_events=len(rows["cart_events"]),
+    )
+    assert 100 <= counts.products <= 150
+    assert counts.orders > CUSTOMERS * 6
+
+
+def test_every_email_and_phone_is_valid_and_unique(shop: tuple[Path, DemoCounts, Rows]) -> None:
+    customers = shop[2]["customers"]
+    emails = [c["email"] for c in customers]
+    phones = [c["phone"] for c in customers if c["phone"]]
+    assert len(set(emails)) == len(emails) and len(set(phones)) == len(phones)
+    for email in emails:
+        validate_email(email, check_deliverability=False)
+        assert email.rsplit("@", 1)[1] in {"example.com", "example.org", "example.net"}
+    for phone in phones:
+        number = phonenumbers.parse(phone)
+        assert phonenumbers.is_valid_number(number), phone
+        assert phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
+        assert phone == phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    assert 0.05 < 1 - len(phones) / len(customers) < 0.3
+
+
+def test_customers_speak_five_languages_with_real_names(
+    shop: tuple[Path, DemoCounts, Rows],
+) -> None:
+    customers = shop[2]["customers"]
+    assert {c["locale"] for c in customers} == {"ca", "es", "it", "ro", "en"}
+    assert any(not c["last_name"].isascii() for c in customers)  # accents are kept
+    assert {c["timezone"] for c in customers} <= {
+        "", "Europe/Madrid", "Europe/Rome", "Europe/Bucharest", "Europe/London",
+    }  # fmt: skip
+    assert {c["email_opt_in"] for c in customers} == {"true", "false"}
+    assert all(c["sms_opt_in"] == "false" for c in customers if not c["phone"])
+
+
+def test_products_are_a_cafe_catalogue(shop: tuple[Path, DemoCounts, Rows]) -> None:
+    products = shop[2]["products"]
+    assert len({p["sku"] for p in products}) == len(products)
+    assert len({p["category"] for p in products}) >= 5
+    for product in products:
+        assert re.fullmatch(r"\d+\.\d\d", product["price"])
+        assert Decimal("0.5") < Decimal(product["price"]) < Decimal(200)
+        assert product["url"].startswith("https://shop.example/")
+        assert product["image_url"].startswith("https://shop.example/")
+    assert {p["in_stock"] for p in products} == {"true", "false"}
+
+
+def test_nothing_happens_after_the_run_instant(shop: tuple[Path, DemoCounts, Rows]) -> None:
+    rows = shop[2]
+    assert all(instant(c["created_at"]) <= AT for c in rows["customers"])
+    assert all(c["birth_date"] < "2026-06-16" for c in rows["customers"])
+    assert all(instant(o["ordered_at"]) <= AT for o in rows["orders"])
+    assert all(instant(e["at"]) <= AT for e in rows["cart_events"])
+    first = min(instant(o["ordered_at"]) for o in rows["orders"])
+    assert AT - timedelta(days=740) < first < AT - timedelta(days=600)  # about two years
+
+
+def test_order_totals_are_the_sum_of_their_items(shop: tuple[Path, DemoCounts, Rows]) -> None:
+    rows = shop[2]
+    orders = {o["order_id"]: Decimal(o["total"]) for o in rows["orders"]}
+    assert len(orders) == len(rows["orders"])
+    lines: dict[str, Decimal] = defaultdict(Decimal)
+    keys = set()
+    for item in rows["order_items"]:
+        lines[item["order_id"]] += int(item["quantity"]) * Decimal(item["unit_price"])
+        keys.add((item["order_id"], item["sku"]))
+    assert lines == orders
+    assert len(keys) == len(rows["order_items"])  # a SKU appears once per order
+
+
+def test_without_items_the_orders_are_the_same(
+    shop: tuple[Path, DemoCounts, Rows], tmp_path: Path
+) -> None:
+    counts = write(tmp_path, with_items=False)
+    assert not (tmp_path / "order_items.csv").exists() and counts.order_items == 0
+    assert (tmp_path / "orders.csv").read_bytes() == (shop[0] / "orders.csv").read_bytes()
+
+
+def test_cart_events_are_unique_per_line_and_instant(shop: tuple[Path, DemoCounts, Rows]) -> None:
+    events = shop[2]["cart_events"]
+    keys = {(e["cart_id"], e["sku"], instant(e["at"])) for e in events}
+    assert len(keys) == len(events)
+    assert all(AT - instant(e["at"]) < timedelta(days=32) for e in events)
+
+
+# The moments, checked with the triggers' rules on the files (default params).
+
+
+def moments(rows: Rows, at: datetime) -> dict[str, set[str]]:
+    run = RunContext(at=at, tz=MADRID)
+    run_date = run.run_date
+    orders = defaultdict(list)
+    for order in rows["orders"]:
+        cents = int(order["total"].replace(".", ""))
+        orders[order["customer_id"]].append((instant(order["ordered_at"]), cents))
+    found: dict[str, set[str]] = defaultdict(set)
+    for customer in rows["customers"]:
+        if customer["birth_date"][5:] == run_date.isoformat()[5:]:
+            found["birthday"].add(customer["customer_id"])
+    for customer_id, placed in orders.items():
+        last = max(t.astimezone(MADRID).date() for t, _ in placed)
+        if 90 <= (run_date - last).days <= 120:
+            found["win_back"].add(customer_id)
+        now = tier(placed, run_date - timedelta(days=365), at)
+        before = tier(placed, run_date - timedelta(days=366), run.previous_run_at)
+        if TIERS[now] > TIERS[before]:
+            found[f"tier_up:{now}"].add(customer_id)
+    for kind, carts in cart_ends(rows, orders, at).items():
+        found[kind] |= carts
+    return found
+
+
+def tier(placed: list[tuple[datetime, int]], after: date, by: datetime) -> str:
+    """The tier from points earned by `by` on shop-local dates after `after`."""
+    loyalty = LoyaltySettings()
+    points = sum(
+        points_for(cents, loyalty)
+        for t, cents in placed
+        if t <= by and t.astimezone(MADRID).date() > after
+    )
+    return loyalty.tier_for(points)
+
+
+def cart_ends(
+    rows: Rows, orders: dict[str, list[tuple[datetime, int]]], at: datetime
+) -> dict[str, set[str]]:
+    carts: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for event in rows["cart_events"]:
+        carts[event["cart_id"]].append(event)
+    found: dict[str, set[str]] = defaultdict(set)
+    for cart_id, events in carts.items():
+        events.sort(key=lambda e: instant(e["at"]))
+        last, customer_id = instant(events[-1]["at"]), events[0]["customer_id"]
+        items = sum({e["sku"]: int(e["quantity"]) for e in events}.values())
+        ordered = any(last < t <= at for t, _ in orders[customer_id])
+        if items == 0:
+            found["emptied"].add(cart_id)
+        elif ordered:
+            found["converted"].add(cart_id)
+        elif at - timedelta(hours=28) < last <= at - timedelta(hours=4):
+            found["abandoned"].add(customer_id)
+    return found
+
+
+def test_every_example_campaign_has_a_moment_at_the_run(
+    shop: tuple[Path, DemoCounts, Rows],
+) -> None:
+    found = moments(shop[2], AT)
+    for kind in ("birthday", "abandoned", "win_back", "tier_up:silver", "tier_up:gold"):
+        assert found[kind], kind
+    assert found["converted"] and found["emptied"]
+    opted_in = {c["customer_id"] for c in shop[2]["customers"] if c["email_opt_in"] == "true"}
+    for kind in ("birthday", "abandoned", "win_back", "tier_up:silver", "tier_up:gold"):
+        assert found[kind] & opted_in, kind  # the campaign can send to someone
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2028, 2, 29, 9, 0, tzinfo=MADRID),  # 29 February
+        datetime(2026, 3, 29, 9, 0, tzinfo=MADRID),  # the spring DST change
+        datetime(2026, 10, 25, 9, 0, tzinfo=MADRID),  # the autumn one
+        datetime(2026, 1, 1, 0, 30, tzinfo=ZoneInfo("UTC")),  # a run not at 09:00
+    ],
+)
+def test_moments_hold_on_awkward_run_dates(at: datetime, tmp_path: Path) -> None:
+    write(tmp_path, at=at, with_items=False)
+    rows = read(tmp_path)
+    found = moments(rows, at)
+    for kind in ("birthday", "abandoned", "win_back", "tier_up:silver", "tier_up:gold"):
+        assert found[kind], kind
+    assert all(instant(o["ordered_at"]) <= at for o in rows["orders"])
+    assert all(instant(e["at"]) <= at for e in rows["cart_events"])
