@@ -36,13 +36,16 @@ class Params(BaseModel):
 class RunContext:
     """What a trigger may depend on: the run instant, the shop's zone, the loyalty rules."""
 
-    at: datetime  # aware
+    at: datetime  # aware; kept in UTC
     tz: ZoneInfo
     loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise ValueError("the run instant must be timezone-aware")
+        # In UTC, `at - timedelta(hours=h)` is h elapsed hours; on a zoned datetime Python
+        # subtracts wall-clock time, one hour off across a DST change.
+        object.__setattr__(self, "at", self.at.astimezone(UTC))
 
     @property
     def run_date(self) -> date:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Integer, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, literal, or_, select
 
 from campaigns.config import LoyaltySettings
 from shop.models import LedgerEntry
@@ -38,18 +38,16 @@ def tier_rank(points: ColumnElement[int], loyalty: LoyaltySettings) -> ColumnEle
     return case(*whens[:-1], else_=0) if len(whens) > 1 else literal(0, Integer())
 
 
-def candidates(params: TierChangeParams, run: RunContext) -> CandidateQuery:
-    loyalty, now, before = run.loyalty, run.at, run.previous_run_at
-    days = timedelta(days=loyalty.points_expire_days)
-    window_now = LedgerEntry.on_date > run.run_date - days
-    window_before = LedgerEntry.on_date > run.run_date - timedelta(days=1) - days
-    dropped_today = run.run_date - days  # earned that day: in the window before, not now
-    moved = (
+def window_changed(run: RunContext) -> Select[str]:
+    """Customers whose earn window changed since the previous run: points came in
+    during (P, T], or points earned on the day that left the window today."""
+    dropped_today = run.run_date - timedelta(days=run.loyalty.points_expire_days)
+    return (
         select(LedgerEntry.customer_id)
         .where(
             LedgerEntry.kind == "earn",
             or_(
-                and_(LedgerEntry.at > before, LedgerEntry.at <= now),
+                and_(LedgerEntry.at > run.previous_run_at, LedgerEntry.at <= run.at),
                 and_(
                     LedgerEntry.at >= run.start_of(dropped_today),
                     LedgerEntry.at < run.start_of(dropped_today + timedelta(days=1)),
@@ -58,6 +56,14 @@ def candidates(params: TierChangeParams, run: RunContext) -> CandidateQuery:
         )
         .distinct()
     )
+
+
+def candidates(params: TierChangeParams, run: RunContext) -> CandidateQuery:
+    loyalty, now, before = run.loyalty, run.at, run.previous_run_at
+    days = timedelta(days=loyalty.points_expire_days)
+    window_now = LedgerEntry.on_date > run.run_date - days
+    window_before = LedgerEntry.on_date > run.run_date - timedelta(days=1) - days
+    moved = window_changed(run)
     sums = (
         select(
             LedgerEntry.customer_id.label("customer_id"),

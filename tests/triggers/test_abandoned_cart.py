@@ -77,3 +77,20 @@ def test_changes_after_the_run_instant_are_ignored(engine: Engine, shop: ShopFac
     # then the replay sees the cart as it was at T; the next day it is empty
     assert set(replay) == {"replayed"}
     assert next_day == {}
+
+
+def test_idle_hours_are_elapsed_hours_across_a_dst_change(
+    engine: Engine, shop: ShopFactory
+) -> None:
+    # given the 09:00 run of 29 March 2026, when Madrid's clocks jumped from 02:00 to 03:00
+    shop.product("sku-1")
+    run = shop.run(local("2026-03-29 09:00"))
+    # and carts left at 04:30 and 05:30 local: 4.5 h and 3.5 h of real time before the run
+    _cart(shop, "idle", local("2026-03-29 04:30"))
+    _cart(shop, "fresh", local("2026-03-29 05:30"))
+    # and one left at 04:59 on the 28th: 27 h before in real time, though 28 h on the clock
+    _cart(shop, "day-old", local("2026-03-28 04:59"))
+    # when abandoned_cart runs with idle_hours = 4
+    found = matches(engine, "abandoned_cart", run, idle_hours=4)
+    # then the window is (T - 28 h, T - 4 h] of elapsed time
+    assert set(found) == {"idle", "day-old"}
