@@ -1,0 +1,156 @@
+"""The `leal` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from sqlalchemy import Engine
+
+from campaigns import report
+from campaigns.check import check_config
+from campaigns.daily import RunInstantError, daily_run, run_instant
+from campaigns.loader import Config, ConfigError, load_config
+from campaigns.plan import PlanError
+from shop.db import make_engine, migrate, schema_is_current
+
+err = Console(stderr=True, highlight=False)
+
+
+def _config(ctx: click.Context) -> Config:
+    path: Path | None = ctx.obj["settings"]
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)  # one problem per line, never wrapped
+        ctx.exit(1)
+        raise  # unreachable: ctx.exit raises
+
+
+def _engine(config: Config, *, migrate_schema: bool) -> Engine:
+    engine = make_engine(config.settings.database.url)
+    if migrate_schema:
+        migrate(engine)
+    elif not schema_is_current(engine):
+        raise click.ClickException("the database schema is not current: run `leal db upgrade`")
+    return engine
+
+
+@click.group()
+@click.option(
+    "--settings",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (default: $LEAL_SETTINGS, else ./settings.toml).",
+)
+@click.pass_context
+def main(ctx: click.Context, settings: Path | None) -> None:
+    """Leal: personalized campaigns for shops with a loyalty program."""
+    ctx.ensure_object(dict)
+    ctx.obj["settings"] = settings
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate settings, campaigns and templates; print file:line per problem."""
+    config = _config(ctx)
+    problems = check_config(config)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        ctx.exit(1)
+    campaigns = len(config.settings.campaigns)
+    click.echo(f"{config.path or '<defaults>'}: OK ({campaigns} campaigns)")
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate the database schema to the current version."""
+    config = _config(ctx)
+    _engine(config, migrate_schema=True)
+    click.echo("schema is current")
+
+
+@main.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--strict", is_flag=True, help="Write nothing if any row is bad.")
+@click.pass_context
+def import_(ctx: click.Context, directory: Path, strict: bool) -> None:
+    """Import customers, products, orders, order items and cart events from CSV files."""
+    from shop.importer import import_dir
+
+    config = _config(ctx)
+    engine = _engine(config, migrate_schema=True)
+    result = import_dir(engine, directory, config.settings, strict=strict)
+    report.print_import(result, err)
+    if result.problems:
+        ctx.exit(1)
+
+
+@main.command()
+@click.option("--date", "day", help="Run date (YYYY-MM-DD) at [schedule] daily_at.")
+@click.option("--at", "at", help="Run instant, ISO 8601 (or 'now').")
+@click.option("--campaign", "campaigns", multiple=True, help="Only this campaign (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
+@click.option("--diff", is_flag=True, help="With --dry-run: compare with the ledger.")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    day: str | None,
+    at: str | None,
+    campaigns: tuple[str, ...],
+    dry_run: bool,
+    diff: bool,
+    fmt: str,
+) -> None:
+    """Evaluate the campaigns and write planned messages to the outbox ledger."""
+    if diff and not dry_run:
+        raise click.UsageError("--diff goes with --dry-run")
+    config = _config(ctx)
+    engine = _engine(config, migrate_schema=False)
+    try:
+        instant = run_instant(config, at, day)
+        result = daily_run(engine, config, instant, only=campaigns, dry_run=dry_run)
+    except (RunInstantError, PlanError) as error:
+        raise click.UsageError(str(error)) from None
+    if fmt == "jsonl":
+        for message in result.plan.messages:
+            sys.stdout.write(json.dumps(message.as_json(), ensure_ascii=False) + "\n")
+        return
+    console = Console(highlight=False)
+    report.print_plan(result, config, console)
+    if diff:
+        with engine.connect() as connection:
+            report.print_diff(connection, result.plan, console)
+
+
+@main.command()
+@click.option("--customers", default=5000, show_default=True, help="Customers to generate.")
+@click.option("--seed", default=42, show_default=True, help="Random seed.")
+@click.option(
+    "--dir",
+    "directory",
+    default=Path("var/demo"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the demo shop's CSV files and database go (replaced).",
+)
+@click.pass_context
+def demo(ctx: click.Context, customers: int, seed: int, directory: Path) -> None:
+    """Generate a demo shop, import it and run today's daily run on it."""
+    from campaigns.demo import run_demo
+
+    config = _config(ctx)
+    run_demo(config, directory, customers=customers, seed=seed, console=Console(highlight=False))

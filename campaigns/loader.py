@@ -1,0 +1,157 @@
+"""Load `settings.toml` (plus `LEAL_*` environment overrides) and report every problem.
+
+Problems name `file:line`, or the environment variable that caused them, and all of them
+are reported at once: a marketer fixes a file in one pass, not one error per run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+import templates as shipped_templates
+from campaigns.config import Campaign, Settings
+from campaigns.toml_lines import TomlLines
+from triggers import TRIGGERS
+from triggers.base import Params
+
+DEFAULT_FILE = Path("settings.toml")
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Config:
+    settings: Settings
+    path: Path | None
+    lines: TomlLines = field(default_factory=lambda: TomlLines(""))
+
+    def problem(self, location: tuple[object, ...], message: str) -> Problem:
+        """A problem at the key `location`, naming the env variable if one set it."""
+        variable = _env_variable(location)
+        if variable:
+            return Problem(f"environment {variable}", None, message)
+        return Problem(str(self.path or "<defaults>"), self.lines.line_of(location), message)
+
+    @property
+    def templates_dir(self) -> Path:
+        configured = self.settings.templates.dir
+        if configured is None:
+            return Path(shipped_templates.__file__).parent
+        if configured.is_absolute() or self.path is None:
+            return configured
+        return self.path.parent / configured
+
+    def trigger_params(self, name: str) -> Params:
+        campaign = self.settings.campaigns[name]
+        return TRIGGERS[campaign.trigger].params.model_validate(campaign.params)
+
+
+def settings_path(explicit: Path | None = None) -> Path | None:
+    """--settings, else $LEAL_SETTINGS, else ./settings.toml when present."""
+    if explicit is not None:
+        return explicit
+    if os.environ.get("LEAL_SETTINGS"):
+        return Path(os.environ["LEAL_SETTINGS"])
+    return DEFAULT_FILE if DEFAULT_FILE.exists() else None
+
+
+def load_config(path: Path | None = None) -> Config:
+    """The validated configuration; raises ConfigError listing every problem."""
+    path = settings_path(path)
+    text = _read(path)
+    lines = TomlLines(text)
+    data = _parse(text, path)
+    try:
+        settings = Settings(**data)
+    except ValidationError as error:
+        config = Config(Settings.model_construct(), path, lines)
+        raise ConfigError([_from_pydantic(config, err, ()) for err in error.errors()]) from None
+    config = Config(settings, path, lines)
+    problems = [p for name in settings.campaigns for p in _campaign_problems(config, name)]
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _read(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([Problem(str(path), None, f"cannot read: {error.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(str(path), None, "not UTF-8 text")]) from None
+
+
+def _parse(text: str, path: Path | None) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(error))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        line = int(found.group(1)) if found else None
+        raise ConfigError([Problem(str(path), line, f"invalid TOML: {message}")]) from None
+
+
+def _from_pydantic(config: Config, error: Any, prefix: tuple[object, ...]) -> Problem:
+    location = prefix + tuple(error["loc"])
+    key = ".".join(str(part) for part in location)
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (not a setting Leal knows; check the spelling)"
+    return config.problem(location, f"{key}: {message}")
+
+
+def _campaign_problems(config: Config, name: str) -> list[Problem]:
+    campaign: Campaign = config.settings.campaigns[name]
+    where = ("campaigns", name)
+    trigger = TRIGGERS.get(campaign.trigger)
+    if trigger is None:
+        known = ", ".join(sorted(TRIGGERS))
+        message = f"campaigns.{name}.trigger: unknown trigger {campaign.trigger!r} (known: {known})"
+        return [config.problem((*where, "trigger"), message)]
+    problems = []
+    try:
+        trigger.params.model_validate(campaign.params)
+    except ValidationError as error:
+        problems += [_from_pydantic(config, e, (*where, "params")) for e in error.errors()]
+    if not (config.templates_dir / campaign.template).is_dir():
+        message = (
+            f"campaigns.{name}.template: no template folder {campaign.template!r} "
+            f"in {config.templates_dir}"
+        )
+        problems.append(config.problem((*where, "template"), message))
+    return problems
+
+
+def _env_variable(location: tuple[object, ...]) -> str | None:
+    """The LEAL_* variable that set this key, if any (pydantic-settings naming)."""
+    parts = [str(p).upper() for p in location if not isinstance(p, int)]
+    for end in range(len(parts), 0, -1):
+        name = "LEAL_" + "__".join(parts[:end])
+        if any(key.upper() == name for key in os.environ):
+            return name
+    return None

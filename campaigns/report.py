@@ -1,0 +1,89 @@
+"""What the operator sees: plan summaries, diffs and import reports."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Connection, select
+
+from campaigns.plan import PLANNED, Plan
+from shop.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from campaigns.daily import RunResult
+    from campaigns.loader import Config
+    from shop.importer import ImportReport
+
+
+def print_plan(result: RunResult, config: Config, console: Console) -> None:
+    plan = result.plan
+    tz = config.settings.shop.tz
+    local = plan.run.at.astimezone(tz)
+    mode = "dry run, nothing written" if result.run_id is None else f"run #{result.run_id}"
+    console.print(f"[bold]Daily run[/bold] {local:%Y-%m-%d %H:%M} {tz.key} ({mode})")
+    table = Table(show_lines=False)
+    for header in ("Campaign", "Trigger", "Channels", "Moments", "Planned", "Skipped"):
+        table.add_column(header, justify="right" if header in ("Moments", "Planned") else "left")
+    counts = plan.counts()
+    for name, campaign in config.settings.campaigns.items():
+        if name not in counts and not campaign.enabled:
+            continue
+        moments = {(m.customer_id, m.occasion) for m in plan.messages if m.campaign == name}
+        tally = counts.get(name, Counter())
+        skipped = ", ".join(f"{r} {n}" for r, n in sorted(tally.items()) if r != PLANNED)
+        table.add_row(
+            name,
+            campaign.trigger,
+            "+".join(campaign.channels),
+            str(len(moments)),
+            str(tally.get(PLANNED, 0)),
+            skipped or "-",
+        )
+    console.print(table)
+    if result.expired_lots:
+        console.print(f"Expired {result.expired_lots} unspent point lots.")
+
+
+def print_diff(connection: Connection, plan: Plan, console: Console) -> None:
+    """+ what this plan would add to the ledger, - what the ledger holds for the date
+    that this plan no longer produces (a changed campaign, a customer who opted out)."""
+    in_ledger: set[tuple[str, ...]] = {
+        tuple(row)
+        for row in connection.execute(
+            select(
+                OutboxMessage.campaign,
+                OutboxMessage.customer_id,
+                OutboxMessage.channel,
+                OutboxMessage.occasion,
+            ).where(OutboxMessage.run_date == plan.run.run_date)
+        )
+    }
+    produced = {m.key for m in plan.messages}
+    added: list[tuple[str, ...]] = sorted(m.key for m in plan.planned)
+    gone = sorted(in_ledger - produced)
+    for key in added:
+        console.print(f"[green]+ {' '.join(key)}[/green]", markup=True)
+    for key in gone:
+        console.print(f"[red]- {' '.join(key)}[/red]", markup=True)
+    console.print(f"{len(added)} to add, {len(gone)} in the ledger but no longer planned")
+
+
+def print_import(result: ImportReport, console: Console) -> None:
+    table = Table()
+    for header in ("File", "Rows", "Imported", "Bad"):
+        table.add_column(header, justify="left" if header == "File" else "right")
+    for file in result.files:
+        table.add_row(file.name, str(file.rows), str(file.imported), str(file.bad))
+    console.print(table)
+    for warning in result.warnings:  # soft_wrap: a file:line never breaks across lines
+        console.print(f"warning: {warning}", markup=False, soft_wrap=True)
+    for problem in result.problems:
+        console.print(problem, markup=False, soft_wrap=True)
+    if not result.committed:
+        console.print("Nothing was written (--strict and bad rows).")
+    rows = sum(file.rows for file in result.files)
+    rate = rows / result.seconds if result.seconds else 0
+    console.print(f"{rows} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s)")

@@ -1,0 +1,111 @@
+"""The `leal` command line, as an operator uses it."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from campaigns.cli import main
+from tests.factories import ShopFactory
+
+SETTINGS = """\
+[shop]
+timezone = "Europe/Madrid"
+
+[schedule]
+daily_at = 09:00:00
+
+[campaigns.birthday]
+trigger = "birthday"
+channels = ["email", "sms"]
+template = "birthday"
+priority = 10
+"""
+
+
+def _leal(tmp_path: Path, *args: str, settings: str = SETTINGS, db_url: str = "") -> Result:
+    path = tmp_path / "settings.toml"
+    path.write_text(settings, encoding="utf-8")
+    env = {"LEAL_DATABASE__URL": db_url} if db_url else {}
+    return CliRunner().invoke(main, ["--settings", str(path), *args], env=env)
+
+
+def test_check_prints_every_problem_as_file_line_and_exits_1(tmp_path: Path) -> None:
+    # given a campaign with a bad channel and a template with a syntax error
+    templates = tmp_path / "tpl" / "broken" / "en"
+    templates.mkdir(parents=True)
+    (templates / "subject.txt").write_text("Hi\n{{ customer.first_name }\n", encoding="utf-8")
+    (tmp_path / "tpl" / "birthday").mkdir()
+    settings = (
+        SETTINGS.replace('["email", "sms"]', '["email", "fax"]')
+        + '\n[templates]\ndir = "tpl"\n\n[campaigns.other]\ntrigger = "birthday"\n'
+        + 'channels = ["email"]\ntemplate = "broken"\n'
+    )
+    # when `leal check` runs on the valid-channel version and on the broken one
+    broken = _leal(tmp_path, "check", settings=settings.replace('"fax"', '"sms"'))
+    invalid = _leal(tmp_path, "check", settings=settings)
+    # then the template error names its file and line, the config error its line
+    path = tmp_path / "settings.toml"
+    assert broken.exit_code == 1
+    assert f"{templates / 'subject.txt'}:2: template syntax:" in broken.output
+    assert invalid.exit_code == 1
+    assert f"{path}:9: campaigns.birthday.channels.1:" in invalid.output
+
+
+def test_check_accepts_the_shipped_settings() -> None:
+    settings = Path(__file__).parents[2] / "settings.toml"
+    result = CliRunner().invoke(main, ["--settings", str(settings), "check"])
+    assert result.exit_code == 0, result.output
+    assert "OK (4 campaigns)" in result.output
+
+
+def test_run_jsonl_dry_run_then_run_then_diff(
+    tmp_path: Path, db_url: str, shop: ShopFactory
+) -> None:
+    # given a birthday customer on 15 June and one without SMS consent
+    from datetime import date
+
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    shop.customer("bo", birth_date=date(1985, 6, 15), sms_opt_in=False)
+    # when the plan is shown as JSON lines without writing
+    dry = _leal(tmp_path, "run", "--date", "2026-06-15", "--dry-run", "--format", "jsonl",
+                db_url=db_url)  # fmt: skip
+    # then every candidate message is a line with its verdict
+    assert dry.exit_code == 0, dry.output
+    lines = [json.loads(line) for line in dry.output.splitlines()]
+    verdicts = {(m["customer_id"], m["channel"]): (m["status"], m.get("reason")) for m in lines}
+    assert verdicts == {
+        ("ana", "email"): ("planned", None),
+        ("ana", "sms"): ("planned", None),
+        ("bo", "email"): ("planned", None),
+        ("bo", "sms"): ("skipped", "no_consent"),
+    }
+    assert {m["occasion"] for m in lines} == {"birthday:2026"}
+    assert {(m["campaign"], m["trigger"]) for m in lines} == {("birthday", "birthday")}
+    # when the run writes the ledger and a dry run diffs against it
+    written = _leal(tmp_path, "run", "--date", "2026-06-15", db_url=db_url)
+    diff = _leal(tmp_path, "run", "--date", "2026-06-15", "--dry-run", "--diff", db_url=db_url)
+    # then the diff has nothing left to add
+    assert written.exit_code == 0, written.output
+    assert "birthday" in written.output and "run #1" in written.output
+    assert diff.exit_code == 0, diff.output
+    assert "0 to add, 0 in the ledger but no longer planned" in diff.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--date", "15/06/2026"], "is not a date"),
+        (["--at", "yesterday"], "is not an ISO 8601"),
+        (["--date", "2026-06-15", "--at", "2026-06-15T09:00"], "not both"),
+        (["--campaign", "nope"], "no campaign named nope"),
+        (["--diff"], "--diff goes with --dry-run"),
+    ],
+)
+def test_run_rejects_bad_arguments_clearly(
+    tmp_path: Path, db_url: str, args: list[str], message: str
+) -> None:
+    result = _leal(tmp_path, "run", *args, db_url=db_url)
+    assert result.exit_code == 2
+    assert message in result.output
