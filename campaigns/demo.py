@@ -42,6 +42,6 @@ def run_demo(
     )
     print_plan(daily_run(engine, config, at), config, console)
     console.print(
-        f"Inspect it: leal --settings ... run --dry-run --format jsonl with "
-        f"LEAL_DATABASE__URL={database.url}"
+        f"See every message: LEAL_DATABASE__URL={database.url} leal run --dry-run --format jsonl",
+        soft_wrap=True,
     )

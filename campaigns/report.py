@@ -26,14 +26,20 @@ def print_plan(result: RunResult, config: Config, console: Console) -> None:
     console.print(f"[bold]Daily run[/bold] {local:%Y-%m-%d %H:%M} {tz.key} ({mode})")
     table = Table(show_lines=False)
     for header in ("Campaign", "Trigger", "Channels", "Moments", "Planned", "Skipped"):
-        table.add_column(header, justify="right" if header in ("Moments", "Planned") else "left")
+        numeric = header in ("Moments", "Planned")
+        table.add_column(
+            header,
+            justify="right" if numeric else "left",
+            no_wrap=header in ("Campaign", "Trigger"),
+            min_width=len(header),
+        )
     counts = plan.counts()
     for name, campaign in config.settings.campaigns.items():
         if name not in counts and not campaign.enabled:
             continue
         moments = {(m.customer_id, m.occasion) for m in plan.messages if m.campaign == name}
         tally = counts.get(name, Counter())
-        skipped = ", ".join(f"{r} {n}" for r, n in sorted(tally.items()) if r != PLANNED)
+        skipped = "\n".join(f"{r} {n}" for r, n in sorted(tally.items()) if r != PLANNED)
         table.add_row(
             name,
             campaign.trigger,
