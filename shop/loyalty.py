@@ -12,10 +12,12 @@ Rules (settings `[loyalty]`):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +30,17 @@ from shop.sql import upsert_insert
 
 def points_for(total_cents: int, loyalty: LoyaltySettings) -> int:
     """Points an order earns: floor(total x rate), exact (no float)."""
-    return math.floor(total_cents * loyalty.points_rate) if total_cents > 0 else 0
+    if total_cents <= 0:
+        return 0
+    numerator, denominator = _rate(loyalty.points_per_currency_unit)
+    return total_cents * numerator // denominator
+
+
+@lru_cache(maxsize=16)
+def _rate(points_per_currency_unit: Decimal) -> tuple[int, int]:
+    """Points per cent as an exact integer ratio (import calls this once per order)."""
+    rate = Fraction(points_per_currency_unit) / 100
+    return rate.numerator, rate.denominator
 
 
 def earn_entry(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 
 from campaigns.config import Settings
 from shop import csv_rows
@@ -309,6 +309,37 @@ def test_strict_writes_nothing_when_a_row_is_bad(
     assert report.problems == [f"{tmp_path / 'cart_events.csv'}:4: quantity '-2' is negative"]
     assert not report.committed
     assert [table(engine, model) for model in TABLES] == [[]] * len(TABLES)
+
+
+def indexes(engine: Engine) -> dict[str, list[str]]:
+    inspector = inspect(engine)
+    return {
+        model.__tablename__: sorted(
+            str(ix["name"]) for ix in inspector.get_indexes(model.__tablename__)
+        )
+        for model in TABLES
+    }
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_first_load_leaves_every_index_in_place_whether_it_commits_or_not(
+    engine: Engine, settings: Settings, tmp_path: Path, strict: bool
+) -> None:
+    # given an empty, migrated shop and its indexes (the import drops the non-unique ones
+    # of empty tables while it loads)
+    before = indexes(engine)
+    assert "ix_loyalty_ledger_customer_on" in before["loyalty_ledger"]
+    # when a first import commits, or rolls back on a bad row under --strict
+    bad = ["k2,bo,cup,-2,2026-06-14T19:00Z"] if strict else []
+    report = run(
+        engine,
+        write_shop(tmp_path, cart_events=[*SHOP["cart_events"], *bad]),
+        settings,
+        strict=strict,
+    )
+    # then the schema holds the same indexes as before
+    assert report.committed is not strict
+    assert indexes(engine) == before
 
 
 def test_strict_commits_when_every_row_is_good(
