@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from campaigns.config import LoyaltySettings, Settings
+from shop.carts import refresh_carts
 from shop.csv_rows import COLUMNS, CsvSource, Lines, RowError, RowParser, show
 from shop.loyalty import earn_entry, points_for
 from shop.models import Base, CartEvent, Customer, LedgerEntry, Order, OrderItem, Product
@@ -95,7 +96,7 @@ def import_dir(
             transaction.rollback()
         else:
             deferred.rebuild()
-            loader.refresh_stats(on or datetime.now(settings.shop.tz).date())
+            loader.refresh_summaries(on or datetime.now(settings.shop.tz).date())
             report.committed = True
     report.seconds = time.perf_counter() - started
     return report
@@ -125,6 +126,7 @@ class _Loader:
         }
         # Earn entries written by this run have larger ids: they name the touched customers.
         self.ledger_before = connection.scalar(select(func.max(LedgerEntry.id))) or 0
+        self.cart_events_before = connection.scalar(select(func.max(CartEvent.id))) or 0
         self.orders_written = False
 
     def load(self, name: str, path: Path) -> None:
@@ -211,14 +213,19 @@ class _Loader:
             self.ledger.write(self.earnings.rows(rows))
             self.orders_written = True
 
-    def refresh_stats(self, on: date) -> None:
-        """Summaries of the customers with new orders (all of them on a first import)."""
-        if not self.orders_written:
-            return
-        customers = None
-        if self.ledger_before:
-            customers = select(LedgerEntry.customer_id).where(LedgerEntry.id > self.ledger_before)
-        refresh_customer_stats(self.connection, self.settings.loyalty, on, customers)
+    def refresh_summaries(self, on: date) -> None:
+        """Summaries of the customers with new orders and of the carts with new events
+        (all of them on a first import). New rows have ids above the ones before."""
+        if self.orders_written:
+            customers = None
+            if self.ledger_before:
+                customers = select(LedgerEntry.customer_id).where(
+                    LedgerEntry.id > self.ledger_before
+                )
+            refresh_customer_stats(self.connection, self.settings.loyalty, on, customers)
+        carts = select(CartEvent.cart_id).where(CartEvent.id > self.cart_events_before)
+        if self.connection.execute(carts.limit(1)).first():
+            refresh_carts(self.connection, carts.distinct() if self.cart_events_before else None)
 
 
 class _DeferredIndexes:

@@ -98,7 +98,7 @@ class CartEvent(Base):
     __tablename__ = "cart_events"
     __table_args__ = (
         UniqueConstraint("cart_id", "sku", "at", name="uq_cart_events_line_at"),
-        Index("ix_cart_events_at", "at"),
+        Index("ix_cart_events_at", "at", "cart_id"),  # covers the idle-window scan
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -109,13 +109,29 @@ class CartEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Cart(Base):
+    """Each cart's state after its latest event: kept current by whoever writes cart
+    events (`shop.carts.refresh_carts`), so abandoned_cart reads a range of this table
+    instead of replaying a day of events."""
+
+    __tablename__ = "carts"
+    __table_args__ = (  # covers abandoned_cart's idle-window range
+        Index("ix_carts_last_change", "last_change_at", "item_count", "customer_id", "cart_id"),
+    )
+
+    cart_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    last_change_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    item_count: Mapped[int] = mapped_column(Integer)  # units over lines still in the cart
+
+
 class LedgerEntry(Base):
     """The loyalty ledger: earn (+), redeem (-), expire (-) and adjust (±) entries."""
 
     __tablename__ = "loyalty_ledger"
     __table_args__ = (
         Index("ix_loyalty_ledger_customer_on", "customer_id", "on_date"),
-        Index("ix_loyalty_ledger_at", "at"),
+        Index("ix_loyalty_ledger_at", "at", "customer_id", "kind"),  # covers "booked since"
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -140,12 +156,15 @@ class CustomerStats(Base):
     """
 
     __tablename__ = "customer_stats"
+    __table_args__ = (  # covers win_back's range on the last order date
+        Index("ix_customer_stats_last_order_on", "last_order_on", "customer_id"),
+    )
 
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     order_count: Mapped[int] = mapped_column(Integer, default=0)
     total_spent_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     first_order_on: Mapped[date | None] = mapped_column(Date)
-    last_order_on: Mapped[date | None] = mapped_column(Date, index=True)
+    last_order_on: Mapped[date | None] = mapped_column(Date)
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     points_balance: Mapped[int] = mapped_column(Integer, default=0)
     points_window: Mapped[int] = mapped_column(Integer, default=0)

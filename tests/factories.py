@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, literal, select
 
 from campaigns.config import Settings
+from shop.carts import refresh_carts
 from shop.loyalty import earn_entry
 from shop.models import CartEvent, Customer, LedgerEntry, Order, Product
 from shop.stats import refresh_customer_stats
@@ -91,6 +92,7 @@ class ShopFactory:
                     "at": at,
                 },
             )
+            refresh_carts(connection, select(literal(cart_id)))  # as the import would
 
     def refresh_stats(self, on: date) -> None:
         with self.engine.begin() as connection:

@@ -7,8 +7,9 @@ Rule, for the run instant T and idle time I:
 Once per (cart, last change): `cart:<cart id>:<last change, UTC ISO>`; a cart changed
 again and abandoned again is a new moment.
 
-Cost: the indexed `at` range finds the few carts touched in that 24 h slice; each is
-checked with the (cart_id, sku, at) and (customer_id, ordered_at) indexes.
+Cost: a range of the `carts` summaries (kept current by import and events) on a covering
+index, then one (customer_id, ordered_at) index probe per cart. Carts changed after T
+(replays only) are rebuilt from their events.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pydantic import Field
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import exists, select, union_all
 
-from shop.models import CartEvent, Order
+from shop.carts import cart_states
+from shop.models import Cart, CartEvent, Order
 from triggers.base import CandidateQuery, Params, RunContext, Trigger, iso_text
 
 
@@ -30,32 +31,17 @@ class AbandonedCartParams(Params):
 def candidates(params: AbandonedCartParams, run: RunContext) -> CandidateQuery:
     idle_until = run.at - timedelta(hours=params.idle_hours)
     idle_since = idle_until - timedelta(hours=24)
-    touched = select(CartEvent.cart_id).where(CartEvent.at > idle_since, CartEvent.at <= idle_until)
-    last_change = func.max(CartEvent.at)
-    carts = (
-        select(
-            CartEvent.cart_id.label("cart_id"),
-            CartEvent.customer_id.label("customer_id"),
-            last_change.label("last_change_at"),
-        )
-        .where(CartEvent.cart_id.in_(touched), CartEvent.at <= run.at)
-        .group_by(CartEvent.cart_id, CartEvent.customer_id)
-        .having(last_change <= idle_until)
-        .subquery()
+    summarised = select(Cart.cart_id, Cart.customer_id, Cart.last_change_at, Cart.item_count).where(
+        Cart.last_change_at > idle_since, Cart.last_change_at <= idle_until
     )
-    line, later = aliased(CartEvent), aliased(CartEvent)
-    live_lines = and_(
-        line.cart_id == carts.c.cart_id,
-        line.at <= run.at,
-        line.quantity > 0,
-        ~exists().where(
-            later.cart_id == line.cart_id,
-            later.sku == line.sku,
-            later.at > line.at,
-            later.at <= run.at,
-        ),
+    # Only when the run instant lies in the past (a replay, a late re-run): carts changed
+    # after T are rebuilt from their events as they stood at T.
+    changed_since = select(Cart.cart_id).where(Cart.last_change_at > run.at)
+    as_of_run = cart_states(CartEvent.cart_id.in_(changed_since), until=run.at).subquery()
+    replayed = select(as_of_run).where(
+        as_of_run.c.last_change_at > idle_since, as_of_run.c.last_change_at <= idle_until
     )
-    items = select(func.sum(line.quantity)).where(live_lines).scalar_subquery()
+    carts = union_all(summarised, replayed).subquery()
     ordered_since = exists().where(
         Order.customer_id == carts.c.customer_id,
         Order.ordered_at > carts.c.last_change_at,
@@ -66,8 +52,8 @@ def candidates(params: AbandonedCartParams, run: RunContext) -> CandidateQuery:
         ("cart:" + carts.c.cart_id + ":" + iso_text(carts.c.last_change_at)).label("occasion"),
         carts.c.cart_id,
         iso_text(carts.c.last_change_at).label("last_change_at"),
-        items.label("item_count"),
-    ).where(items > 0, ~ordered_since)
+        carts.c.item_count,
+    ).where(carts.c.item_count > 0, ~ordered_since)
 
 
 TRIGGER = Trigger(

@@ -8,8 +8,9 @@ instant P (same local time, one calendar day earlier), so every order counts in 
 one daily run, also one placed after today's run. `direction` keeps ups, downs or both.
 Once per (customer, new tier, run date): `tier:<new tier>:<run date>`.
 
-Cost: only customers with an earn entry in (P, T] or one that left the window on the
-run date can change; their window sums use the (customer_id, on_date) index.
+Cost: only customers with an earn entry in (P, T] can go up, and only those with one
+that left the window on the run date can go down; the covering `at` index finds them and
+their window sums use the (customer_id, on_date) index.
 """
 
 from __future__ import annotations
@@ -38,23 +39,22 @@ def tier_rank(points: ColumnElement[int], loyalty: LoyaltySettings) -> ColumnEle
     return case(*whens[:-1], else_=0) if len(whens) > 1 else literal(0, Integer())
 
 
-def window_changed(run: RunContext) -> Select[str]:
-    """Customers whose earn window changed since the previous run: points came in
-    during (P, T], or points earned on the day that left the window today."""
+def window_changed(run: RunContext, *, gained: bool = True, lost: bool = True) -> Select[str]:
+    """Customers whose earn window changed since the previous run: points came in during
+    (P, T] (`gained`), or points earned on the day that left the window today (`lost`)."""
     dropped_today = run.run_date - timedelta(days=run.loyalty.points_expire_days)
-    return (
-        select(LedgerEntry.customer_id)
-        .where(
-            LedgerEntry.kind == "earn",
-            or_(
-                and_(LedgerEntry.at > run.previous_run_at, LedgerEntry.at <= run.at),
-                and_(
-                    LedgerEntry.at >= run.start_of(dropped_today),
-                    LedgerEntry.at < run.start_of(dropped_today + timedelta(days=1)),
-                ),
-            ),
+    ranges = []
+    if gained:
+        ranges.append(and_(LedgerEntry.at > run.previous_run_at, LedgerEntry.at <= run.at))
+    if lost:
+        ranges.append(
+            and_(
+                LedgerEntry.at >= run.start_of(dropped_today),
+                LedgerEntry.at < run.start_of(dropped_today + timedelta(days=1)),
+            )
         )
-        .distinct()
+    return (
+        select(LedgerEntry.customer_id).where(LedgerEntry.kind == "earn", or_(*ranges)).distinct()
     )
 
 
@@ -63,7 +63,8 @@ def candidates(params: TierChangeParams, run: RunContext) -> CandidateQuery:
     days = timedelta(days=loyalty.points_expire_days)
     window_now = LedgerEntry.on_date > run.run_date - days
     window_before = LedgerEntry.on_date > run.run_date - timedelta(days=1) - days
-    moved = window_changed(run)
+    # Earning only raises the window, expiry only lowers it: an up needs points gained.
+    moved = window_changed(run, gained=params.direction != "down", lost=params.direction != "up")
     sums = (
         select(
             LedgerEntry.customer_id.label("customer_id"),

@@ -11,6 +11,8 @@ against their orders, so the answer is exact for any run date.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, model_validator
 from sqlalchemy import func, select, union_all
 
@@ -35,15 +37,25 @@ def candidates(params: WinBackParams, run: RunContext) -> CandidateQuery:
         CustomerStats.customer_id.label("customer_id"),
         CustomerStats.last_order_on.label("last_order_on"),
     ).where(CustomerStats.last_order_on.between(oldest, newest))
-    # Only for replays of past dates: the summary shows an order after the run date.
-    last_as_of_run = func.max(Order.local_date)
-    replayed = (
-        select(Order.customer_id.label("customer_id"), last_as_of_run.label("last_order_on"))
-        .join(CustomerStats, CustomerStats.customer_id == Order.customer_id)
-        .where(CustomerStats.last_order_on > run.run_date, Order.local_date <= run.run_date)
-        .group_by(Order.customer_id)
-        .having(last_as_of_run.between(oldest, newest))
+    # Only for replays of past dates: the summary shows an order after the run date, so
+    # the last order as of the run date comes from the (customer_id, ordered_at) index.
+    last_as_of_run = (
+        select(func.max(Order.local_date))
+        .where(
+            Order.customer_id == CustomerStats.customer_id,
+            Order.ordered_at < run.start_of(run.run_date + timedelta(days=1)),
+        )
+        .scalar_subquery()
     )
+    later = (
+        select(
+            CustomerStats.customer_id.label("customer_id"),
+            last_as_of_run.label("last_order_on"),
+        )
+        .where(CustomerStats.last_order_on > run.run_date)
+        .subquery()
+    )
+    replayed = select(later).where(later.c.last_order_on.between(oldest, newest))
     lapsed = union_all(current, replayed).subquery()
     return select(
         lapsed.c.customer_id,

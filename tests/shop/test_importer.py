@@ -14,6 +14,7 @@ from shop import csv_rows
 from shop.importer import ImportReport, import_dir
 from shop.models import (
     Base,
+    Cart,
     CartEvent,
     Customer,
     CustomerStats,
@@ -25,7 +26,7 @@ from shop.models import (
 
 ON = date(2026, 6, 15)
 TABLES: list[type[Base]] = [
-    Customer, Product, Order, OrderItem, CartEvent, LedgerEntry, CustomerStats
+    Customer, Product, Order, OrderItem, CartEvent, LedgerEntry, CustomerStats, Cart
 ]  # fmt: skip
 HEADERS = {name: ",".join(columns) for name, columns in csv_rows.COLUMNS.items()}
 SHOP = {
@@ -203,6 +204,32 @@ def test_a_later_import_refreshes_only_the_customers_it_gave_orders(
     assert (stats["ana"]["order_count"], stats["ana"]["computed_on"]) == (2, ON)
 
 
+def test_cart_summaries_follow_each_lines_latest_event_across_imports(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given a first import where Bo's cart k1 got a cup then had it removed, and Ana's k2
+    # holds two cups and a tea
+    k2 = ["k2,ana,cup,2,2026-06-14T10:00Z", "k2,ana,tea,1,2026-06-14T10:01Z"]
+    run(engine, write_shop(tmp_path / "first", cart_events=[*SHOP["cart_events"], *k2]), settings)
+    first = by_key(engine, Cart, "cart_id")
+    # when a later import only changes k2's tea to 3
+    later = tmp_path / "later"
+    later.mkdir()
+    write(later, "cart_events", "k2,ana,tea,3,2026-06-14T11:00Z")
+    run(engine, later, settings)
+    # then each summary holds the latest change and the units still in the cart
+    assert {cart: (row["item_count"], row["last_change_at"]) for cart, row in first.items()} == {
+        "k1": (0, datetime(2026, 6, 14, 16, 5, tzinfo=UTC)),
+        "k2": (3, datetime(2026, 6, 14, 10, 1, tzinfo=UTC)),
+    }
+    after = by_key(engine, Cart, "cart_id")
+    assert (after["k2"]["item_count"], after["k2"]["last_change_at"]) == (
+        5,
+        datetime(2026, 6, 14, 11, 0, tzinfo=UTC),
+    )
+    assert after["k1"] == first["k1"]
+
+
 def test_bad_rows_are_reported_by_file_and_line_and_good_rows_still_import(
     engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -362,7 +389,7 @@ def test_importing_the_same_files_again_changes_nothing(
     # then every row is accepted and the tables are identical, with no duplicate
     assert (again.committed, again.problems) == (True, [])
     assert [table(engine, model) for model in TABLES] == before
-    assert [len(rows) for rows in before] == [3, 2, 3, 2, 2, 3, 2]
+    assert [len(rows) for rows in before] == [3, 2, 3, 2, 2, 3, 2, 1]
 
 
 def test_a_new_import_updates_customers_and_products_but_never_rewrites_orders(
