@@ -101,6 +101,19 @@ class TemplateSettings(Strict):
     dir: Path | None = None  # None: the templates shipped with Leal
 
 
+class EmailSettings(Strict):
+    from_address: str = "hello@shop.example"
+    from_name: str | None = None  # None: the shop's name
+    reply_to: str | None = None
+    unsubscribe_mailto: str | None = None  # e.g. "unsubscribe@shop.example" (RFC 8058)
+
+
+class WebSettings(Strict):
+    """Where `leal serve` is reachable from customers' devices (unsubscribe links)."""
+
+    public_url: str = "http://localhost:8000"
+
+
 class Offer(Strict):
     percent_off: int | None = Field(None, ge=1, le=100)
     amount_off_cents: int | None = Field(None, ge=1)
@@ -123,6 +136,9 @@ class Campaign(Strict):
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     offer: Offer | None = None
+    recommendations: int = Field(4, ge=0, le=12)  # products shown; 0: none
+    recommend_bought: bool = False  # may a recommendation be something already bought?
+    sms_max_segments: int = Field(2, ge=1, le=10)
 
     @field_validator("channels")
     @classmethod
@@ -145,6 +161,8 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     policy: PolicySettings = PolicySettings()
     templates: TemplateSettings = TemplateSettings()
+    email: EmailSettings = EmailSettings()
+    web: WebSettings = WebSettings()
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
 
     @classmethod

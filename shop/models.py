@@ -221,6 +221,26 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Coupon(Base):
+    """A unique offer code for one moment of one campaign (both channels carry it)."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        UniqueConstraint("campaign", "customer_id", "occasion", name="uq_coupons_moment"),
+    )
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    occasion: Mapped[str] = mapped_column(String(200))
+    percent_off: Mapped[int | None] = mapped_column(Integer)
+    amount_off_cents: Mapped[int | None] = mapped_column(BigInteger)
+    free_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_on: Mapped[date] = mapped_column(Date)  # shop-local, last valid day
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Run(Base):
     """One evaluation of the campaigns for a run instant."""
 

@@ -1,0 +1,89 @@
+"""Offers: one unique coupon code per campaign moment, stored with its value and expiry.
+
+Codes are 10 random characters from an alphabet without look-alikes (0/O, 1/I/L), about
+50 bits: nobody guesses a neighbour's code. Issuing is idempotent: a moment that already
+has a coupon keeps it, so a re-run or a retried message shows the same code.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, select, tuple_
+
+from campaigns.config import Offer
+from shop.models import Coupon
+from shop.sql import upsert_insert
+
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+Moment = tuple[str, str, str]  # (campaign, customer_id, occasion)
+
+
+@dataclass(frozen=True)
+class IssuedCoupon:
+    code: str
+    percent_off: int | None
+    amount_off_cents: int | None
+    free_shipping: bool
+    expires_on: date
+
+
+def new_code() -> str:
+    chars = "".join(secrets.choice(ALPHABET) for _ in range(10))
+    return f"{chars[:5]}-{chars[5:]}"
+
+
+def issue_coupons(
+    connection: Connection, offer: Offer, moments: Iterable[Moment], run_date: date
+) -> dict[Moment, IssuedCoupon]:
+    """The coupon of each moment, issued now unless it exists: valid through
+    `run_date + valid_days - 1` (shop-local)."""
+    wanted = sorted(set(moments))
+    expires_on = run_date + timedelta(days=offer.valid_days - 1)
+    now = datetime.now(UTC)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for _ in range(3):  # a code collision (1 in ~10^15) leaves a moment to retry
+            existing = _existing(connection, chunk)
+            missing = [moment for moment in chunk if moment not in existing]
+            if not missing:
+                break
+            rows = [_row(moment, offer, expires_on, now) for moment in missing]
+            connection.execute(upsert_insert(connection, Coupon).on_conflict_do_nothing(), rows)
+    return _existing(connection, wanted)
+
+
+def _row(moment: Moment, offer: Offer, expires_on: date, now: datetime) -> dict[str, object]:
+    campaign, customer_id, occasion = moment
+    return {
+        "code": new_code(),
+        "campaign": campaign,
+        "customer_id": customer_id,
+        "occasion": occasion,
+        "percent_off": offer.percent_off,
+        "amount_off_cents": offer.amount_off_cents,
+        "free_shipping": offer.free_shipping,
+        "expires_on": expires_on,
+        "created_at": now,
+        "redeemed_at": None,
+    }
+
+
+def _existing(connection: Connection, moments: list[Moment]) -> dict[Moment, IssuedCoupon]:
+    found: dict[Moment, IssuedCoupon] = {}
+    for start in range(0, len(moments), 500):
+        chunk = moments[start : start + 500]
+        key = tuple_(Coupon.campaign, Coupon.customer_id, Coupon.occasion)
+        query = select(Coupon.__table__).where(key.in_(chunk))
+        for row in connection.execute(query).mappings():
+            found[(row["campaign"], row["customer_id"], row["occasion"])] = IssuedCoupon(
+                row["code"],
+                row["percent_off"],
+                row["amount_off_cents"],
+                row["free_shipping"],
+                row["expires_on"],
+            )
+    return found

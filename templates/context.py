@@ -1,0 +1,174 @@
+"""Template contexts for a batch of messages: the variables of docs/templates.md.
+
+Customer data enters templates only here, as values; a template never sees a database
+row or an object with methods, only dicts, lists, strings, numbers and dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from campaigns.config import Settings
+from campaigns.offers import IssuedCoupon, Moment
+from templates import context_data as data
+from templates.sandbox import format_money
+from templates.unsubscribe import Signer
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """What a context needs to know of one message (an outbox row or a preview)."""
+
+    campaign: str
+    trigger: str
+    customer_id: str
+    channel: str
+    occasion: str
+    moment: Mapping[str, Any] = field(default_factory=dict)  # the trigger's context columns
+    outbox_id: int | None = None
+
+    @property
+    def moment_key(self) -> Moment:
+        return (self.campaign, self.customer_id, self.occasion)
+
+
+@dataclass(frozen=True)
+class Personal:
+    """What was decided for a batch before rendering: coupons and recommendations."""
+
+    coupons: Mapping[Moment, IssuedCoupon] = field(default_factory=dict)
+    recommendations: Mapping[str, Sequence[str]] = field(default_factory=dict)  # customer -> skus
+
+
+def build_contexts(
+    connection: Connection,
+    settings: Settings,
+    refs: Sequence[MessageRef],
+    on: date,
+    signer: Signer,
+    personal: Personal,
+) -> list[dict[str, Any] | None]:
+    """One context per ref, in order; None where the customer no longer exists."""
+    ids = {ref.customer_id for ref in refs}
+    people = data.customers(connection, ids)
+    points = data.loyalty(connection, ids, on, settings.loyalty)
+    skus = {sku for skus in personal.recommendations.values() for sku in skus}
+    carts = _carts(refs)
+    lines = data.cart_lines(connection, carts)
+    skus |= {sku for cart in lines.values() for sku, _ in cart}
+    catalog = data.products(connection, skus)
+    builder = _Builder(settings, signer, personal, catalog, lines, on)
+    return [
+        builder.context(ref, people[ref.customer_id], points[ref.customer_id])
+        if ref.customer_id in people
+        else None
+        for ref in refs
+    ]
+
+
+def _carts(refs: Sequence[MessageRef]) -> list[tuple[str, datetime]]:
+    return [
+        (str(ref.moment["cart_id"]), datetime.fromisoformat(str(ref.moment["last_change_at"])))
+        for ref in refs
+        if ref.trigger == "abandoned_cart"
+    ]
+
+
+class _Builder:
+    def __init__(
+        self,
+        settings: Settings,
+        signer: Signer,
+        personal: Personal,
+        catalog: dict[str, dict[str, Any]],
+        lines: dict[str, list[tuple[str, int]]],
+        on: date,
+    ) -> None:
+        self.settings, self.signer, self.personal = settings, signer, personal
+        self.catalog, self.lines, self.on = catalog, lines, on
+        shop = settings.shop
+        self.shop = {
+            "name": shop.name,
+            "url": shop.url,
+            "postal_address": shop.postal_address,
+            "currency": shop.currency,
+        }
+
+    def context(
+        self, ref: MessageRef, person: dict[str, Any], loyalty: data.Loyalty
+    ) -> dict[str, Any]:
+        locale = person["locale"] or self.settings.shop.default_locale
+        customer = {
+            "id": person["id"],
+            "first_name": person["first_name"],
+            "last_name": person["last_name"],
+            "email": person["email"],
+            "phone": person["phone"],
+            "locale": locale,
+        }
+        recommended = self.personal.recommendations.get(ref.customer_id, ())
+        return {
+            "customer": customer,
+            "shop": self.shop,
+            "loyalty": asdict(loyalty),
+            "offer": self._offer(ref, locale),
+            "recommendations": [self._product(sku, locale) for sku in recommended],
+            "unsubscribe_url": self._unsubscribe_url(ref),
+            "campaign": {"name": ref.campaign},
+            "moment": self._moment(ref, locale),
+        }
+
+    def _offer(self, ref: MessageRef, locale: str) -> dict[str, Any] | None:
+        coupon = self.personal.coupons.get(ref.moment_key)
+        if coupon is None:
+            return None
+        amount = coupon.amount_off_cents
+        return {
+            "code": coupon.code,
+            "percent_off": coupon.percent_off,
+            "amount_off": self._money(amount, locale) if amount is not None else None,
+            "free_shipping": coupon.free_shipping,
+            "expires_on": coupon.expires_on,
+        }
+
+    def _product(self, sku: str, locale: str, quantity: int | None = None) -> dict[str, Any]:
+        product = self.catalog[sku]
+        item = {
+            "sku": sku,
+            "name": product["name"],
+            "price": self._money(product["price_cents"], locale),
+            "image_url": product["image_url"] or "",
+            "url": product["url"] or self.settings.shop.url,
+        }
+        if quantity is not None:
+            item["quantity"] = quantity
+        return item
+
+    def _moment(self, ref: MessageRef, locale: str) -> dict[str, Any]:
+        moment = dict(ref.moment)
+        if ref.trigger == "birthday":
+            moment["birthday_on"] = date.fromisoformat(str(moment["birthday_on"]))
+        elif ref.trigger == "win_back":
+            last = date.fromisoformat(str(moment["last_order_on"]))
+            moment.update(last_order_on=last, days_since_last_order=(self.on - last).days)
+        elif ref.trigger == "abandoned_cart":
+            lines = self.lines.get(str(moment["cart_id"]), [])
+            total = sum(self.catalog[sku]["price_cents"] * quantity for sku, quantity in lines)
+            moment.update(
+                lines=[self._product(sku, locale, quantity) for sku, quantity in lines],
+                cart_total=self._money(total, locale),
+                cart_url=f"{self.settings.shop.url.rstrip('/')}/cart",
+            )
+        return moment
+
+    def _unsubscribe_url(self, ref: MessageRef) -> str:
+        token = self.signer.token(ref.customer_id, ref.channel)
+        return f"{self.settings.web.public_url.rstrip('/')}/unsubscribe/{token}"
+
+    def _money(self, cents: int, locale: str) -> str:
+        return format_money(cents, self.settings.shop.currency, locale)

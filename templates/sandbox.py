@@ -1,0 +1,79 @@
+"""The Jinja environment every template renders in: sandboxed, strict, escaped.
+
+Customer data only ever arrives as context values, never as template source, so a first
+name of `{{ 7*7 }}` prints as typed. The sandbox refuses attribute tricks (`__class__`,
+`mro`, `str.format`, `format_map`) at render; `templates.lint` refuses them earlier, in
+`leal check`, with file:line.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_currency
+from jinja2 import StrictUndefined, pass_context
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+__all__ = ["SecurityError", "format_money", "make_environment"]
+
+_UNSAFE_NAMES = frozenset({"mro", "format", "format_map"})
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, also closed to `mro` and string formatting methods (Jinja's
+    own sandbox hands out a wrapped `str.format` rather than refusing it)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _refuse(obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(argument, str):
+            _refuse(obj, argument)
+        return super().getitem(obj, argument)
+
+
+def _refuse(obj: Any, attribute: str) -> None:
+    if attribute in _UNSAFE_NAMES or attribute.startswith("_"):
+        raise SecurityError(f"access to {attribute!r} of a {type(obj).__name__} is not allowed")
+
+
+def make_environment(*, html: bool) -> ImmutableSandboxedEnvironment:
+    """An environment for one kind of part: `html=True` escapes every value."""
+    environment = _Sandbox(
+        undefined=StrictUndefined,
+        autoescape=html,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["money"] = _money
+    environment.filters["date"] = _date
+    del environment.filters["attr"]  # `|attr` reaches attributes by computed name
+    return environment
+
+
+def format_money(cents: int, currency: str, locale: str) -> str:
+    """Integer cents as a localized amount: (1234, "EUR", "ca") -> "12,34 €"."""
+    amount = Decimal(cents).scaleb(-2)
+    return str(format_currency(amount, currency, locale=locale.replace("-", "_")))
+
+
+@pass_context
+def _money(context: Context, cents: int) -> str:
+    return format_money(cents, context["shop"]["currency"], context["customer"]["locale"])
+
+
+@pass_context
+def _date(context: Context, day: date, style: str = "long") -> str:
+    """A date in the customer's language: 2026-12-24 -> "24 de desembre de 2026" (ca)."""
+    return str(format_date(day, format=style, locale=_locale(context["customer"])))
+
+
+def _locale(customer: Any) -> str:
+    return str(customer["locale"]).replace("-", "_")
