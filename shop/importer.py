@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,8 @@ from sqlalchemy import (
 
 from campaigns.config import LoyaltySettings, Settings
 from shop.carts import refresh_carts
-from shop.csv_rows import COLUMNS, CsvSource, Lines, RowError, RowParser, show
+from shop.csv_rows import COLUMNS, CsvSource, Lines, show
+from shop.import_parse import parsed_batches
 from shop.loyalty import earn_entry, points_for
 from shop.models import Base, CartEvent, Customer, LedgerEntry, Order, OrderItem, Product
 from shop.sql import upsert_insert
@@ -107,14 +107,6 @@ class _Loader:
 
     def __init__(self, connection: Connection, settings: Settings, report: ImportReport) -> None:
         self.connection, self.settings, self.report = connection, settings, report
-        parser = RowParser(settings)
-        self.parsers: dict[str, Callable[[Sequence[str]], Row]] = {
-            "customers": parser.customer,
-            "products": parser.product,
-            "orders": parser.order,
-            "order_items": parser.item,
-            "cart_events": parser.cart_event,
-        }
         self.ledger = _Sink(connection, LedgerEntry, ["order_id"])
         self.earnings = _Earnings(settings.loyalty, self.ledger.columns)
         self.sinks = {
@@ -140,14 +132,13 @@ class _Loader:
 
     def _load(self, name: str, path: Path, file: FileReport) -> None:
         with path.open("rb") as handle:
-            source = CsvSource(handle)
-            layout = self._header(source, name, path)
-            if layout is None:
-                return
-            for rows, bad in source.batches(*layout):
-                self._batch(name, path, file, rows, bad)
+            layout = self._header(CsvSource(handle), name, path)
+        if layout is None:
+            return
+        for good, bad in parsed_batches(path, name, self.settings, *layout):
+            self._batch(name, path, file, good, bad)
 
-    def _header(self, source: CsvSource, name: str, path: Path) -> tuple[Any, int] | None:
+    def _header(self, source: CsvSource, name: str, path: Path) -> tuple[list[int], int] | None:
         """Where each expected column is, or None (and problems) when the file is unusable."""
         header = next(source.reader, None)
         if not header:
@@ -164,16 +155,10 @@ class _Loader:
             return None
         if extra := [column or "(unnamed)" for column in names if column not in wanted]:
             self.report.warnings.append(f"{path}:1: extra columns ignored: {', '.join(extra)}")
-        return itemgetter(*(names.index(column) for column in wanted)), len(names)
+        return [names.index(column) for column in wanted], len(names)
 
-    def _batch(self, name: str, path: Path, file: FileReport, rows: Lines, bad: Lines) -> None:
-        parse, total = self.parsers[name], len(rows) + len(bad)
-        good: Lines = []
-        for line, values in rows:
-            try:
-                good.append((line, parse(values)))
-            except RowError as error:
-                bad.append((line, str(error)))
+    def _batch(self, name: str, path: Path, file: FileReport, good: Lines, bad: Lines) -> None:
+        total = len(good) + len(bad)
         for position, column, target in REFERENCES.get(name, ()):
             good = self._known(good, bad, position, column, target)
         self._write(name, [row for _, row in good])

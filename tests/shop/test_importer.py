@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, inspect, select
 
 from campaigns.config import Settings
-from shop import csv_rows
+from shop import csv_rows, import_parse
 from shop.importer import ImportReport, import_dir
 from shop.models import (
     Base,
@@ -230,11 +230,14 @@ def test_cart_summaries_follow_each_lines_latest_event_across_imports(
     assert after["k1"] == first["k1"]
 
 
+@pytest.mark.parametrize("parsed", ["inline", "in-a-helper-process"])
 def test_bad_rows_are_reported_by_file_and_line_and_good_rows_still_import(
-    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parsed: str
 ) -> None:
     # given batches of 2 rows, so problems and references cross batch boundaries
     monkeypatch.setattr(csv_rows, "BATCH", 2)
+    if parsed == "in-a-helper-process":
+        monkeypatch.setattr(import_parse, "BACKGROUND_BYTES", 0)
     # and each kind of bad row, between good ones
     customers = write(
         tmp_path, "customers",
