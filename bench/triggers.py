@@ -103,7 +103,13 @@ def _build(engine: Engine, config: Config, data: Path, args: argparse.Namespace)
     report = import_dir(engine, data, config.settings, on=AT.date())
     rows = sum(file.rows for file in report.files)
     for file in report.files:
-        print(f"  import {file.name:<16}{file.rows:>12,} rows, {file.bad} bad")
+        rate = file.rows / file.seconds if file.seconds else 0
+        print(
+            f"  import {file.name:<16}{file.rows:>12,} rows, {file.bad} bad, "
+            f"{file.seconds:6.1f} s ({rate:,.0f} rows/s)"
+        )
+    rest = report.seconds - sum(file.seconds for file in report.files)
+    print(f"  indexes, summaries and commit {rest:.1f} s")
     print(f"imported {rows:,} rows in {report.seconds:.1f} s ({rows / report.seconds:,.0f} rows/s)")
     shutil.rmtree(data)
 
