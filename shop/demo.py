@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from shop.csv_rows import COLUMNS
 from shop.demo_carts import Carts, Event
 from shop.demo_catalog import basket_pool, catalogue
 from shop.demo_clock import DAY, HOUR, Clock
@@ -30,16 +31,7 @@ from shop.demo_history import ABANDONED, BIRTHDAY, HISTORY_DAYS, Histories, Orde
 from shop.demo_people import People
 
 ORDER_NUMBERS = 100_000_000
-HEADERS = {
-    "customers": (
-        "customer_id", "email", "phone", "first_name", "last_name", "birth_date", "locale",
-        "timezone", "email_opt_in", "sms_opt_in", "created_at",
-    ),
-    "products": ("sku", "name", "category", "price", "image_url", "url", "in_stock"),
-    "orders": ("order_id", "customer_id", "ordered_at", "total"),
-    "order_items": ("order_id", "sku", "quantity", "unit_price"),
-    "cart_events": ("cart_id", "customer_id", "sku", "quantity", "at"),
-}  # fmt: skip
+HEADERS = COLUMNS  # the demo writes exactly the columns the import reads
 
 
 @dataclass(frozen=True)

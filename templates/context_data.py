@@ -37,13 +37,19 @@ def chunks(values: Iterable[str]) -> Iterable[list[str]]:
 
 def customers(connection: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     columns = (
-        Customer.id, Customer.first_name, Customer.last_name, Customer.email,
-        Customer.phone, Customer.locale,
+        Customer.first_name, Customer.last_name, Customer.email, Customer.phone, Customer.locale,
     )  # fmt: skip
+    return _rows_by_key(connection, Customer.id, columns, ids)
+
+
+def _rows_by_key(
+    connection: Connection, key: Any, columns: Sequence[Any], values: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """Rows whose `key` is in `values`, as dicts (the key included), keyed by it."""
     found: dict[str, dict[str, Any]] = {}
-    for chunk in chunks(ids):
-        for row in connection.execute(select(*columns).where(Customer.id.in_(chunk))).mappings():
-            found[row["id"]] = dict(row)
+    for chunk in chunks(values):
+        rows = connection.execute(select(key, *columns).where(key.in_(chunk))).mappings()
+        found.update((row[key.name], dict(row)) for row in rows)
     return found
 
 
@@ -71,15 +77,8 @@ def _loyalty(balance: int, expiring: int, earned: int, settings: LoyaltySettings
 
 
 def products(connection: Connection, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
-    columns = (
-        Product.sku, Product.name, Product.price_cents, Product.image_url, Product.url,
-        Product.in_stock,
-    )  # fmt: skip
-    found: dict[str, dict[str, Any]] = {}
-    for chunk in chunks(skus):
-        for row in connection.execute(select(*columns).where(Product.sku.in_(chunk))).mappings():
-            found[row["sku"]] = dict(row)
-    return found
+    columns = (Product.name, Product.price_cents, Product.image_url, Product.url, Product.in_stock)
+    return _rows_by_key(connection, Product.sku, columns, skus)
 
 
 def cart_lines(
