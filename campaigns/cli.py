@@ -137,6 +137,52 @@ def run(
 
 
 @main.command()
+@click.argument("campaign")
+@click.option(
+    "--customer", "customer_id", help="Customer id (default: the first one the trigger finds)."
+)
+@click.option("--date", "day", help="Run date (YYYY-MM-DD) at [schedule] daily_at; default today.")
+@click.option("--at", "at", help="Run instant, ISO 8601.")
+@click.option("--channel", type=click.Choice(["email", "sms"]), help="Only this channel.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the HTML goes (default var/preview/CAMPAIGN-CUSTOMER.html).",
+)
+@click.pass_context
+def preview(
+    ctx: click.Context,
+    campaign: str,
+    customer_id: str | None,
+    day: str | None,
+    at: str | None,
+    channel: str | None,
+    out: Path | None,
+) -> None:
+    """Render exactly what a customer would get from CAMPAIGN: HTML, subject, text, SMS."""
+    from campaigns.preview import PreviewError, make_preview
+    from templates.render import RenderSkipError
+
+    config = _config(ctx)
+    engine = _engine(config, migrate_schema=False)
+    settings_campaign = config.settings.campaigns.get(campaign)
+    channels = (
+        [channel]
+        if channel
+        else list(settings_campaign.channels if settings_campaign else ["email"])
+    )
+    try:
+        instant = run_instant(config, at, day)
+        with engine.connect() as connection:
+            shown = make_preview(connection, config, campaign, instant, customer_id, channels)  # type: ignore[arg-type]
+    except (RunInstantError, PreviewError) as error:
+        raise click.UsageError(str(error)) from None
+    except RenderSkipError as error:
+        raise click.ClickException(f"this message would be skipped: {error}") from None
+    report.print_preview(shown, campaign, out, Console(highlight=False))
+
+
+@main.command()
 @click.option("--customers", default=5000, show_default=True, help="Customers to generate.")
 @click.option("--seed", default=42, show_default=True, help="Random seed.")
 @click.option(

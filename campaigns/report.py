@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -15,6 +16,7 @@ from shop.models import OutboxMessage
 if TYPE_CHECKING:
     from campaigns.daily import RunResult
     from campaigns.loader import Config
+    from campaigns.preview import Preview
     from shop.importer import ImportReport
 
 
@@ -93,3 +95,23 @@ def print_import(result: ImportReport, console: Console) -> None:
     rows = sum(file.rows for file in result.files)
     rate = rows / result.seconds if result.seconds else 0
     console.print(f"{rows} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s)")
+
+
+def print_preview(preview: Preview, campaign: str, out: Path | None, console: Console) -> None:
+    console.print(f"[bold]{campaign}[/bold] for {preview.customer_id} ({preview.occasion})")
+    if preview.email is not None:
+        email = preview.email
+        path = out or Path("var") / "preview" / f"{campaign}-{preview.customer_id}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(email.html, encoding="utf-8")
+        console.print(f"[bold]Subject[/bold] ({email.locale}): {email.subject}", markup=True)
+        console.print(f"[bold]HTML[/bold]: {path} ({len(email.html):,} bytes)", markup=True)
+        console.rule("text part")
+        console.print(email.text, markup=False, soft_wrap=True)
+    if preview.sms is not None:
+        sms = preview.sms
+        console.rule(
+            f"SMS ({sms.locale}): {sms.parts.segments} segment(s), {sms.parts.encoding}, "
+            f"{sms.parts.characters} characters"
+        )
+        console.print(sms.text, markup=False, soft_wrap=True)

@@ -109,3 +109,65 @@ def test_run_rejects_bad_arguments_clearly(
     result = _leal(tmp_path, "run", *args, db_url=db_url)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def _template(root: Path, locale: str, **parts: str) -> None:
+    folder = root / "tpl" / "birthday" / locale
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in parts.items():
+        (folder / name.replace("_", ".")).write_text(text, encoding="utf-8")
+
+
+def test_check_renders_each_sms_on_sample_data_against_its_budget(tmp_path: Path) -> None:
+    # given an email+sms birthday campaign whose Catalan SMS has a curly apostrophe
+    email = {"subject_txt": "Hi {{ customer.first_name }}", "text_txt": "Hi",
+             "email_mjml": "<mjml><mj-body></mj-body></mjml>"}  # fmt: skip
+    _template(tmp_path, "en", **email, sms_txt="Happy birthday {{ customer.first_name }}!")
+    long = "Per molts anys, {{ customer.first_name }}! L’equip de " + "Cafè Leal " * 9
+    _template(tmp_path, "ca", sms_txt=long)
+    settings = SETTINGS + '\n[templates]\ndir = "tpl"\n'
+    # when the settings are checked
+    result = _leal(tmp_path, "check", settings=settings)
+    # then the Catalan SMS is reported over its 2 segments, naming the character to fix
+    sms = tmp_path / "tpl" / "birthday" / "ca" / "sms.txt"
+    assert result.exit_code == 1
+    assert f"{sms}: campaigns.birthday on sample data: sms too long: 3 segments (UCS-2" in (
+        result.output
+    )
+    assert "'’' (U+2019)" in result.output
+
+
+def test_check_reports_a_part_a_channel_needs(tmp_path: Path) -> None:
+    _template(tmp_path, "en", sms_txt="Hi {{ customer.first_name }}")
+    result = _leal(tmp_path, "check", settings=SETTINGS + '\n[templates]\ndir = "tpl"\n')
+    assert result.exit_code == 1
+    assert (
+        f"{tmp_path / 'settings.toml'}:10: campaigns.birthday.template: template 'birthday' "
+        "has no subject.txt (tried en)"
+    ) in result.output
+
+
+def test_preview_renders_what_the_customer_would_get_and_writes_nothing(
+    tmp_path: Path, db_url: str, shop: ShopFactory
+) -> None:
+    # given Ana (Catalan) whose birthday is 15 June, and Bo whose is not
+    from datetime import date
+
+    shop.customer("ana", birth_date=date(1990, 6, 15), locale="ca", first_name="Ana")
+    shop.customer("bo", birth_date=date(1990, 1, 2))
+    out = tmp_path / "ana.html"
+    # when the birthday campaign is previewed for Ana on that date, and for Bo
+    shown = _leal(tmp_path, "preview", "birthday", "--customer", "ana", "--date", "2026-06-15",
+                  "--out", str(out), db_url=db_url)  # fmt: skip
+    missing = _leal(tmp_path, "preview", "birthday", "--customer", "bo", "--date", "2026-06-15",
+                    db_url=db_url)  # fmt: skip
+    # then Ana's email is written in Catalan with its subject, text and SMS shown
+    assert shown.exit_code == 0, shown.output
+    assert "Subject (ca): Per molts anys, Ana!" in shown.output
+    assert "SMS (ca): 1 segment(s), GSM-7" in shown.output
+    assert "Per molts anys, Ana!" in out.read_text(encoding="utf-8")
+    # and Bo's preview says why there is nothing to show, naming who has a moment
+    assert missing.exit_code == 2
+    assert "customer bo has no birthday moment at 2026-06-15 09:00; customers who do: ana" in (
+        " ".join(missing.output.split())
+    )

@@ -10,8 +10,8 @@ from markupsafe import escape
 
 from templates.loader import TemplateSet
 from templates.render import Renderer, RenderSkipError
+from templates.samples import MOMENTS, sample_context
 from templates.sms import GSM7
-from tests.templates.samples import MOMENTS, sample_context
 
 LOCALES = ["ca", "es", "it", "ro", "en"]
 RENDERER = Renderer(TemplateSet(None, "es"))
