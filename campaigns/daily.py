@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import CompoundSelect, Engine, func, select, union, update
 
 from campaigns.loader import Config
+from campaigns.offers import issue_for_plan
 from campaigns.outbox import record_run
 from campaigns.plan import Plan, make_plan
 from shop.loyalty import write_expiries
@@ -49,6 +50,7 @@ class RunResult:
     plan: Plan
     run_id: int | None  # None for a dry run
     expired_lots: int
+    coupons: int  # moments of this plan holding a coupon
 
 
 def daily_run(
@@ -65,7 +67,7 @@ def daily_run(
     started_at = datetime.now(UTC)
     if dry_run:
         with engine.connect() as connection:
-            return RunResult(make_plan(connection, config, run, only), None, 0)
+            return RunResult(make_plan(connection, config, run, only), None, 0, 0)
     with engine.begin() as connection:
         last_run_date = connection.scalar(
             select(func.max(Run.run_date)).where(Run.run_date < run.run_date)
@@ -78,12 +80,13 @@ def daily_run(
         )
         plan = make_plan(connection, config, run, only)
         run_id = record_run(connection, plan, started_at)
+        coupons = issue_for_plan(connection, config, plan)
         connection.execute(
             update(Run)
             .where(Run.id == run_id)
             .values(finished_at=datetime.now(UTC), summary=_summary(plan))
         )
-    return RunResult(plan, run_id, expired)
+    return RunResult(plan, run_id, expired, coupons)
 
 
 def _ledger_moved(run: RunContext) -> CompoundSelect[str]:

@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Connection, select, tuple_
 
 from campaigns.config import Offer
+from campaigns.loader import Config
+from campaigns.plan import Plan
 from shop.models import Coupon
 from shop.sql import upsert_insert
 
@@ -54,6 +56,25 @@ def issue_coupons(
             rows = [_row(moment, offer, expires_on, now) for moment in missing]
             connection.execute(upsert_insert(connection, Coupon).on_conflict_do_nothing(), rows)
     return _existing(connection, wanted)
+
+
+def issue_for_plan(connection: Connection, config: Config, plan: Plan) -> int:
+    """Coupons for the planned moments of campaigns with an offer; returns how many
+    moments hold one now (both channels of a moment share it)."""
+    issued = 0
+    for name, campaign in config.settings.campaigns.items():
+        if campaign.offer is None:
+            continue
+        moments = {
+            (m.campaign, m.customer_id, m.occasion) for m in plan.planned if m.campaign == name
+        }
+        issued += len(issue_coupons(connection, campaign.offer, moments, plan.run.run_date))
+    return issued
+
+
+def find_coupons(connection: Connection, moments: Iterable[Moment]) -> dict[Moment, IssuedCoupon]:
+    """The coupons already issued for these moments."""
+    return _existing(connection, sorted(set(moments)))
 
 
 def _row(moment: Moment, offer: Offer, expires_on: date, now: datetime) -> dict[str, object]:

@@ -53,6 +53,8 @@ def print_plan(result: RunResult, config: Config, console: Console) -> None:
     console.print(table)
     if result.expired_lots:
         console.print(f"Expired {result.expired_lots} unspent point lots.")
+    if result.coupons:
+        console.print(f"{result.coupons} coupons held by this run's moments.")
 
 
 def print_diff(connection: Connection, plan: Plan, console: Console) -> None:

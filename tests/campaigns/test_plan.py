@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func, insert, select
 from campaigns.config import Settings
 from campaigns.daily import daily_run
 from campaigns.loader import Config
-from shop.models import CustomerStats, OutboxMessage, Run, Suppression
+from shop.models import Coupon, CustomerStats, OutboxMessage, Run, Suppression
 from tests.factories import ShopFactory, local
 
 AT = local("2026-06-15 09:00")
@@ -160,3 +160,26 @@ def test_the_run_refreshes_the_summaries_of_customers_whose_points_moved(
         ("buyer", 600, "silver", date(2026, 6, 15)),
         ("fading", 0, "bronze", date(2026, 6, 15)),
     ]
+
+
+def test_a_run_issues_one_coupon_per_moment_and_a_rerun_keeps_it(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given a birthday campaign with an offer, on email and SMS, and a dry run first
+    shop.customer("ana", birth_date=BIRTHDAY)
+    birthday = {"trigger": "birthday", "channels": ["email", "sms"], "template": "birthday",
+                "offer": {"percent_off": 15, "valid_days": 30}}  # fmt: skip
+    config = _config(settings, birthday=birthday)
+    dry = daily_run(engine, config, AT, dry_run=True)
+    # when the date runs, then runs again
+    first = daily_run(engine, config, AT)
+    with engine.connect() as connection:
+        codes = connection.execute(select(Coupon.code, Coupon.percent_off, Coupon.expires_on)).all()
+    second = daily_run(engine, config, AT)
+    with engine.connect() as connection:
+        again = connection.execute(select(Coupon.code, Coupon.percent_off, Coupon.expires_on)).all()
+    # then the dry run issued nothing, the run one coupon for the moment (both channels
+    # share it), valid 30 days, and the re-run kept it
+    assert (dry.coupons, first.coupons) == (0, 1)
+    assert [(percent, expires) for _, percent, expires in codes] == [(15, date(2026, 7, 14))]
+    assert again == codes and second.coupons == 0
