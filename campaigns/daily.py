@@ -11,6 +11,7 @@ from sqlalchemy import CompoundSelect, Engine, func, select, union, update
 from campaigns.loader import Config
 from campaigns.offers import issue_for_plan
 from campaigns.outbox import record_run
+from campaigns.personalize import recommend_for_plan
 from campaigns.plan import Plan, make_plan
 from shop.loyalty import write_expiries
 from shop.models import LedgerEntry, Run
@@ -67,7 +68,9 @@ def daily_run(
     started_at = datetime.now(UTC)
     if dry_run:
         with engine.connect() as connection:
-            return RunResult(make_plan(connection, config, run, only), None, 0, 0)
+            plan = make_plan(connection, config, run, only)
+            recommend_for_plan(connection, config, plan)
+            return RunResult(plan, None, 0, 0)
     with engine.begin() as connection:
         last_run_date = connection.scalar(
             select(func.max(Run.run_date)).where(Run.run_date < run.run_date)
@@ -79,6 +82,7 @@ def daily_run(
             connection, settings.loyalty, run.run_date, customers=_ledger_moved(run)
         )
         plan = make_plan(connection, config, run, only)
+        recommend_for_plan(connection, config, plan)
         run_id = record_run(connection, plan, started_at)
         coupons = issue_for_plan(connection, config, plan)
         connection.execute(

@@ -17,6 +17,8 @@ from sqlalchemy import Connection, select
 from campaigns.config import Channel
 from campaigns.loader import Config
 from campaigns.offers import IssuedCoupon
+from campaigns.personalize import recommend_for_plan
+from campaigns.plan import Message, Plan
 from templates.context import MessageRef, Personal, build_contexts
 from templates.loader import TemplateSet
 from templates.render import RenderedEmail, RenderedSms, Renderer
@@ -65,7 +67,8 @@ def make_preview(
             campaign.offer.free_shipping, expires_on,
         )  # fmt: skip
     signer = Signer.from_env(ephemeral_ok=True)
-    [context] = build_contexts(connection, settings, [ref], run.run_date, signer, Personal(coupons))
+    personal = Personal(coupons, _recommendations(connection, config, campaign_name, ref, run))
+    [context] = build_contexts(connection, settings, [ref], run.run_date, signer, personal)
     assert context is not None  # the trigger just found this customer
     renderer = Renderer(TemplateSet(config.templates_dir, settings.shop.default_locale))
     email = renderer.email(campaign.template, context) if "email" in channels else None
@@ -75,6 +78,17 @@ def make_preview(
         else None
     )
     return Preview(ref.customer_id, ref.occasion, email, sms)
+
+
+def _recommendations(
+    connection: Connection, config: Config, name: str, ref: MessageRef, run: RunContext
+) -> dict[str, list[str]]:
+    """What the daily run would pick for this message (a plan of just this message)."""
+    message = Message(
+        name, ref.trigger, ref.customer_id, "email", ref.occasion, 0, context=dict(ref.moment)
+    )
+    recommend_for_plan(connection, config, Plan(run, [message]))
+    return {ref.customer_id: message.context.get("recommendations", [])}
 
 
 def _moment(

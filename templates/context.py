@@ -58,6 +58,7 @@ def build_contexts(
     people = data.customers(connection, ids)
     points = data.loyalty(connection, ids, on, settings.loyalty)
     skus = {sku for skus in personal.recommendations.values() for sku in skus}
+    skus |= {sku for ref in refs for sku in ref.moment.get("recommendations", ())}
     carts = _carts(refs)
     lines = data.cart_lines(connection, carts)
     skus |= {sku for cart in lines.values() for sku, _ in cart}
@@ -111,7 +112,9 @@ class _Builder:
             "phone": person["phone"],
             "locale": locale,
         }
-        recommended = self.personal.recommendations.get(ref.customer_id, ())
+        recommended = self.personal.recommendations.get(
+            ref.customer_id, ref.moment.get("recommendations", ())
+        )
         return {
             "customer": customer,
             "shop": self.shop,
@@ -137,7 +140,7 @@ class _Builder:
         }
 
     def _product(self, sku: str, locale: str, quantity: int | None = None) -> dict[str, Any]:
-        product = self.catalog[sku]
+        product = self.catalog[sku]  # products are never deleted, only put out of stock
         item = {
             "sku": sku,
             "name": product["name"],
@@ -151,6 +154,7 @@ class _Builder:
 
     def _moment(self, ref: MessageRef, locale: str) -> dict[str, Any]:
         moment = dict(ref.moment)
+        moment.pop("recommendations", None)  # decided by the run; shown as `recommendations`
         if ref.trigger == "birthday":
             moment["birthday_on"] = date.fromisoformat(str(moment["birthday_on"]))
         elif ref.trigger == "win_back":

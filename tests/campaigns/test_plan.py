@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func, insert, select
 from campaigns.config import Settings
 from campaigns.daily import daily_run
 from campaigns.loader import Config
-from shop.models import Coupon, CustomerStats, OutboxMessage, Run, Suppression
+from shop.models import Coupon, CustomerStats, OrderItem, OutboxMessage, Run, Suppression
 from tests.factories import ShopFactory, local
 
 AT = local("2026-06-15 09:00")
@@ -131,8 +131,32 @@ def test_context_columns_reach_the_ledger(
     shop.customer("ana", birth_date=BIRTHDAY)
     daily_run(engine, _config(settings), AT)
     with engine.connect() as connection:
-        context = connection.scalar(select(OutboxMessage.context).limit(1))
-    assert context == {"birthday_on": "2026-06-15"}
+        contexts = connection.scalars(select(OutboxMessage.context)).all()
+    # the trigger's columns, and the products picked for the email (none: no products yet)
+    assert contexts == [{"birthday_on": "2026-06-15", "recommendations": []}] * 2
+
+
+def test_planned_emails_carry_the_products_picked_for_them(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given Ana (birthday) who bought beans, and Bo who bought beans with a filter
+    for sku in ("beans", "filter", "mug"):
+        shop.product(sku)
+    ana, bo = shop.customer("ana", birth_date=BIRTHDAY), shop.customer("bo")
+    orders = {shop.order(ana, local("2026-06-01 10:00")): ["beans"],
+              shop.order(bo, local("2026-06-01 10:00")): ["beans", "filter"]}  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(insert(OrderItem), [
+            {"order_id": order, "sku": sku, "quantity": 1, "unit_price_cents": 100}
+            for order, skus in orders.items() for sku in skus
+        ])  # fmt: skip
+    birthday = {"trigger": "birthday", "channels": ["email"], "template": "birthday",
+                "recommendations": 2}  # fmt: skip
+    # when the birthday campaign runs
+    result = daily_run(engine, _config(settings, birthday=birthday), AT)
+    # then Ana's email carries the filter first (bought with beans), never the beans
+    [message] = result.plan.planned
+    assert message.context["recommendations"] == ["filter", "mug"]
 
 
 def test_the_run_refreshes_the_summaries_of_customers_whose_points_moved(
