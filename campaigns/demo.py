@@ -7,14 +7,17 @@ import shutil
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy import Engine
 
 from campaigns.config import DatabaseSettings
-from campaigns.daily import daily_run, run_instant
+from campaigns.daily import RunResult, daily_run, run_instant
 from campaigns.loader import Config
+from campaigns.preview import PreviewError, make_preview
 from campaigns.report import print_import, print_plan
 from shop.db import make_engine, migrate
 from shop.demo import write_demo_shop
 from shop.importer import import_dir
+from templates.render import RenderSkipError
 
 
 def run_demo(
@@ -40,8 +43,35 @@ def run_demo(
     print_import(
         import_dir(engine, data, settings, on=at.astimezone(settings.shop.tz).date()), console
     )
-    print_plan(daily_run(engine, config, at), config, console)
+    result = daily_run(engine, config, at)
+    print_plan(result, config, console)
+    _write_previews(engine, config, result, directory / "previews", console)
     console.print(
         f"See every message: LEAL_DATABASE__URL={database.url} leal run --dry-run --format jsonl",
         soft_wrap=True,
     )
+
+
+def _write_previews(
+    engine: Engine, config: Config, result: RunResult, folder: Path, console: Console
+) -> None:
+    """One email per campaign, as its first planned customer would get it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    firsts: dict[str, str] = {}
+    for message in result.plan.planned:
+        firsts.setdefault(message.campaign, message.customer_id)
+    with engine.connect() as connection:
+        for campaign, customer_id in sorted(firsts.items()):
+            try:
+                shown = make_preview(
+                    connection, config, campaign, result.plan.run.at, customer_id, ["email"]
+                )
+            except (PreviewError, RenderSkipError) as error:
+                console.print(f"{campaign}: no preview ({error})", markup=False)
+                continue
+            if shown.email is not None:
+                path = folder / f"{campaign}-{customer_id}.html"
+                path.write_text(shown.email.html, encoding="utf-8")
+                console.print(
+                    f"{campaign}: {shown.email.subject!r} -> {path}", markup=False, soft_wrap=True
+                )

@@ -1,9 +1,9 @@
 """`leal preview`: exactly what one customer would get from a campaign on a date.
 
 The customer's moment comes from the campaign's own trigger at the run instant, so the
-preview shows the real cart lines, tiers and dates; nothing is written (the coupon code
-is a placeholder, the unsubscribe link is signed with a throwaway key unless
-LEAL_SECRET_KEY is set).
+preview shows the real cart lines, tiers and dates. Nothing is written: the coupon is the
+one a run issued, else a placeholder, and the unsubscribe link is signed with a
+throwaway key unless LEAL_SECRET_KEY is set.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from campaigns.config import Channel
 from campaigns.loader import Config
-from campaigns.offers import IssuedCoupon
+from campaigns.offers import IssuedCoupon, find_coupons
 from campaigns.personalize import recommend_for_plan
 from campaigns.plan import Message, Plan
 from templates.context import MessageRef, Personal, build_contexts
@@ -59,8 +59,8 @@ def make_preview(
     moment = _moment(connection, config, campaign_name, run, customer_id)
     customer, occasion = moment.pop("customer_id"), moment.pop("occasion")
     ref = MessageRef(campaign_name, campaign.trigger, customer, channels[0], occasion, moment)
-    coupons = {}
-    if campaign.offer is not None:
+    coupons = find_coupons(connection, [ref.moment_key])  # a run may have issued it
+    if campaign.offer is not None and not coupons:
         expires_on = run.run_date + timedelta(days=campaign.offer.valid_days - 1)
         coupons[ref.moment_key] = IssuedCoupon(
             PREVIEW_CODE, campaign.offer.percent_off, campaign.offer.amount_off_cents,
