@@ -45,6 +45,11 @@ class EmailParts:
     list_unsubscribe_mailto: str | None = None
 
 
+def ledger_message_id(outbox_id: int, from_address: str) -> str:
+    """The Message-ID of an outbox row: the same for every retry of it, unique per row."""
+    return f"<leal.outbox.{outbox_id}@{_address(from_address).rpartition('@')[2]}>"
+
+
 class EmailBuilder:
     """One sender's messages; the From and Reply-To lines are encoded once."""
 

@@ -9,7 +9,7 @@ from email.message import EmailMessage, Message
 
 import pytest
 
-from templates.mime import EmailBuilder, EmailParts, HeaderInjectionError
+from templates.mime import EmailBuilder, EmailParts, HeaderInjectionError, ledger_message_id
 
 SHOP = EmailBuilder("Cafè Leal", "hola@cafe.example", reply_to="ajuda@cafe.example")
 WHEN = datetime(2026, 12, 24, 9, 0, tzinfo=UTC)
@@ -119,3 +119,10 @@ def test_an_encoded_newline_in_data_stays_literal_text(kind: policy.Policy) -> N
 def test_anything_but_one_plain_address_is_refused(address: str) -> None:
     with pytest.raises(HeaderInjectionError):
         SHOP.build(parts(to_address=address))
+
+
+def test_the_message_id_comes_from_the_ledger_row() -> None:
+    assert ledger_message_id(42, "hola@cafe.example") == "<leal.outbox.42@cafe.example>"
+    assert ledger_message_id(42, "hola@cafe.example") != ledger_message_id(43, "hola@cafe.example")
+    message = parse(SHOP.build(parts(message_id=ledger_message_id(42, "hola@cafe.example"))))
+    assert message["Message-ID"] == "<leal.outbox.42@cafe.example>"
