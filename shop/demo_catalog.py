@@ -269,15 +269,38 @@ class Picker:
         return list(chosen.values())
 
 
+SAME_CATEGORY = 0.6  # a basket's further lines come from its first line's category this often
+
+
 def basket_pool(rng: random.Random, products: list[Product]) -> list[Basket]:
-    """BASKET_POOL baskets of 1 to 4 distinct products, by popularity."""
+    """BASKET_POOL baskets of 1 to 4 distinct products, by popularity. Lines after the first
+    tend to share its category (beans with beans, tea with a teapot), so products have
+    complements a recommender can learn."""
     picker = Picker(products)
+    by_category = {
+        category: Picker([p for p in products if p.category == category])
+        for category in {p.category for p in products}
+    }
     pool = []
     for _ in range(BASKET_POOL):
-        picked = picker.distinct(rng, line_count(rng))
+        picked = _basket_products(rng, picker, by_category, line_count(rng))
         lines = [(p, _draw(rng, _QUANTITY_SLOTS) if p.price_cents < 2000 else 1) for p in picked]
         pool.append(make_basket(lines))
     return pool
+
+
+def _basket_products(
+    rng: random.Random, picker: Picker, by_category: dict[str, Picker], count: int
+) -> list[Product]:
+    [first] = picker.distinct(rng, 1)
+    chosen = {first.sku: first}
+    for _ in range(count * 20):
+        if len(chosen) == count:
+            break
+        source = by_category[first.category] if rng.random() < SAME_CATEGORY else picker
+        [product] = source.distinct(rng, 1)
+        chosen.setdefault(product.sku, product)
+    return list(chosen.values())
 
 
 def make_basket(lines: list[tuple[Product, int]]) -> Basket:

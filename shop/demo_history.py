@@ -24,6 +24,7 @@ WIN_BACK_DAYS = (92, 118)  # inside the example campaign's 90-120, clear of its 
 LOYALTY = LoyaltySettings()  # the tiers the demo is built for: silver 500, gold 1500
 
 Order = tuple[int, Basket]  # (instant, basket)
+TASTE_SHARE = 0.75  # orders whose basket starts in the customer's favourite category
 
 
 class Segment(NamedTuple):
@@ -72,6 +73,10 @@ class Histories:
         self, rng: random.Random, clock: Clock, baskets: list[Basket], mean: float
     ) -> None:
         self.rng, self.clock, self.baskets = rng, clock, baskets
+        # Customers have a taste: most of their baskets start in one category.
+        self.by_taste: dict[str, list[Basket]] = {}
+        for basket in baskets:
+            self.by_taste.setdefault(_taste(basket), []).append(basket)
         self.mean = max(mean, 0.0)  # orders per customer from history (carts add the rest)
         self.spans = {s.name: _mean_span(s.lapsed) for s in SEGMENTS}
 
@@ -114,8 +119,12 @@ class Histories:
         if last == 0:  # today's orders can only be placed before the run
             instants = [instant - DAY if instant > at else instant for instant in instants]
         instants.sort()
-        baskets, size = self.baskets, len(self.baskets)
-        picked = [baskets[int(random() * size)] for _ in range(count)]
+        baskets = self.baskets
+        taste = self.by_taste[_taste(baskets[int(random() * len(baskets))])]
+        picked = []
+        for _ in range(count):
+            source = taste if random() < TASTE_SHARE else baskets
+            picked.append(source[int(random() * len(source))])
         return list(zip(instants, picked, strict=True))
 
     def _lapsed_at(self, days: int) -> History:
@@ -153,3 +162,8 @@ def _mean_span(lapsed: tuple[int, int]) -> float:
     """The mean of `first - last + 1` as `_segment` draws them (for the order rate)."""
     mean_last = sum(lapsed) / 2
     return (30 + HISTORY_DAYS - mean_last) / 2 + 1
+
+
+def _taste(basket: Basket) -> str:
+    """A basket's category: its first line's SKU prefix (BEA, TEA, …)."""
+    return basket.lines[0][0].split("-", 1)[0]
