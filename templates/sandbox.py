@@ -54,8 +54,12 @@ def make_environment(*, html: bool) -> ImmutableSandboxedEnvironment:
     )
     environment.filters["money"] = _money
     environment.filters["date"] = _date
-    del environment.filters["attr"]  # `|attr` reaches attributes by computed name
+    environment.filters["attr"] = _refuse_attr  # `|attr` reaches attributes by computed name
     return environment
+
+
+def _refuse_attr(obj: Any, name: str) -> Any:
+    raise SecurityError(f"the attr filter is not allowed (asked for {name!r})")
 
 
 def format_money(cents: int, currency: str, locale: str) -> str:

@@ -89,6 +89,7 @@ def _shop_templates(tmp_path: Path, sms: str) -> Renderer:
         "{{ customer.first_name.format(1) }}",
         "{{ 'x{}'.format_map(customer) }}",
         "{{ customer.first_name.mro }}",
+        "{{ customer|attr('first_name') }}",
     ],
 )
 def test_a_template_reaching_for_internals_is_refused_at_render(
