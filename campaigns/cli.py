@@ -137,6 +137,19 @@ def run(
 
 
 @main.command()
+@click.option("--limit", type=int, default=None, help="Deliver at most this many rows.")
+@click.pass_context
+def send(ctx: click.Context, limit: int | None) -> None:
+    """Deliver the outbox rows that are due, through the configured channel."""
+    from workers.run import deliver_due
+
+    config = _config(ctx)
+    engine = _engine(config, migrate_schema=False)
+    tally = deliver_due(engine, config, limit=limit)
+    report.print_delivery(tally, Console(highlight=False))
+
+
+@main.command()
 @click.argument("campaign")
 @click.option(
     "--customer", "customer_id", help="Customer id (default: the first one the trigger finds)."

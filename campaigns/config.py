@@ -108,6 +108,15 @@ class EmailSettings(Strict):
     unsubscribe_mailto: str | None = None  # e.g. "unsubscribe@shop.example" (RFC 8058)
 
 
+class DeliverySettings(Strict):
+    """Where messages go. `file` (the default) writes them to `folder`; SMTP and Twilio
+    come with the Celery workers."""
+
+    channel: Literal["file"] = "file"
+    folder: Path = Path("var/outbox")
+    batch: int = Field(500, ge=1, le=10_000)  # outbox rows per task
+
+
 class WebSettings(Strict):
     """Where `leal serve` is reachable from customers' devices (unsubscribe links)."""
 
@@ -163,6 +172,7 @@ class Settings(BaseSettings):
     templates: TemplateSettings = TemplateSettings()
     email: EmailSettings = EmailSettings()
     web: WebSettings = WebSettings()
+    delivery: DeliverySettings = DeliverySettings()
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
 
     @classmethod

@@ -13,11 +13,13 @@ from campaigns.config import DatabaseSettings
 from campaigns.daily import RunResult, daily_run, run_instant
 from campaigns.loader import Config
 from campaigns.preview import PreviewError, make_preview
-from campaigns.report import print_import, print_plan
+from campaigns.report import print_delivery, print_import, print_plan
 from shop.db import make_engine, migrate
 from shop.demo import write_demo_shop
 from shop.importer import import_dir
 from templates.render import RenderSkipError
+from templates.unsubscribe import Signer
+from workers.run import deliver_due
 
 
 def run_demo(
@@ -32,7 +34,8 @@ def run_demo(
     data = directory / "data"
     data.mkdir(parents=True)
     database = DatabaseSettings(url=f"sqlite:///{directory / 'leal.db'}")
-    settings = config.settings.model_copy(update={"database": database})
+    delivery = config.settings.delivery.model_copy(update={"folder": directory / "outbox"})
+    settings = config.settings.model_copy(update={"database": database, "delivery": delivery})
     config = dataclasses.replace(config, settings=settings)
     at = run_instant(config)
 
@@ -46,6 +49,9 @@ def run_demo(
     result = daily_run(engine, config, at)
     print_plan(result, config, console)
     _write_previews(engine, config, result, directory / "previews", console)
+    tally = deliver_due(engine, config, signer=Signer.from_env(ephemeral_ok=True))
+    console.print(f"Delivered to {delivery.folder}:")
+    print_delivery(tally, console)
     console.print(
         f"See every message: LEAL_DATABASE__URL={database.url} leal run --dry-run --format jsonl",
         soft_wrap=True,

@@ -117,3 +117,18 @@ def print_preview(preview: Preview, campaign: str, out: Path | None, console: Co
             f"{sms.parts.characters} characters"
         )
         console.print(sms.text, markup=False, soft_wrap=True)
+
+
+def print_delivery(tally: Counter[str], console: Console) -> None:
+    """What one delivery pass did: sent, deferred, skipped and failed, by reason."""
+    if not tally:
+        console.print("Nothing was due.")
+        return
+    table = Table()
+    table.add_column("Outcome")
+    table.add_column("Reason")
+    table.add_column("Messages", justify="right")
+    for key, count in sorted(tally.items()):
+        status, _, reason = key.partition(":")
+        table.add_row(status, reason or "-", str(count))
+    console.print(table)

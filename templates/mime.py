@@ -25,7 +25,7 @@ _ADDRESS = re.compile(
 )
 _ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 _MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+>")
-_URL = re.compile(r"(https|mailto):[\x21-\x3b\x3d\x3f-\x7e]+")
+_URL = re.compile(r"(https?|mailto):[\x21-\x3b\x3d\x3f-\x7e]+")
 _CHUNK_BYTES = 39  # UTF-8 bytes per encoded-word: 64 characters, 73 after "Subject: "
 
 
@@ -165,12 +165,12 @@ def _unsubscribe(https: str | None, mailto: str | None) -> str:
     if not urls:
         return ""
     line = "List-Unsubscribe: " + ",\r\n ".join(f"<{url}>" for url in urls) + "\r\n"
-    if https:
+    if https and https.startswith("https:"):  # RFC 8058: one-click only over HTTPS
         line += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
     return line
 
 
 def _url(value: str) -> str:
     if _URL.fullmatch(_check(value, "List-Unsubscribe URL")) is None or len(value) > 900:
-        raise HeaderInjectionError(f"not an https or mailto URL: {value[:60]!r}")
+        raise HeaderInjectionError(f"not an http(s) or mailto URL: {value[:60]!r}")
     return value

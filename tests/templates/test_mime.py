@@ -80,6 +80,12 @@ def test_without_an_https_url_there_is_no_one_click_header() -> None:
     assert "List-Unsubscribe-Post" not in message
 
 
+def test_a_plain_http_link_gets_no_one_click_header() -> None:
+    message = parse(SHOP.build(parts(list_unsubscribe_https="http://localhost:8000/u/x")))
+    assert message["List-Unsubscribe"].startswith("<http://localhost:8000/u/x>")
+    assert "List-Unsubscribe-Post" not in message
+
+
 def test_a_retry_is_the_same_bytes() -> None:
     assert SHOP.build(parts()) == SHOP.build(parts())
 

@@ -1,0 +1,120 @@
+"""Delivery through the file channel: the ledger decides, nothing twice, checks at send time."""
+
+from __future__ import annotations
+
+import email
+import json
+from datetime import date, timedelta
+from email import policy
+from pathlib import Path
+
+from sqlalchemy import Engine, select, update
+
+from campaigns.config import Settings
+from campaigns.daily import daily_run
+from campaigns.loader import Config
+from shop.models import Customer, OutboxMessage
+from templates.unsubscribe import Signer
+from tests.factories import ShopFactory, local
+from workers import ledger
+from workers.run import deliver_due
+
+AT = local("2026-06-15 09:00")
+SIGNER = Signer(b"k" * 32)
+
+
+def _config(settings: Settings, folder: Path) -> Config:
+    birthday = {"trigger": "birthday", "channels": ["email", "sms"], "template": "birthday",
+                "offer": {"percent_off": 15, "valid_days": 30}}  # fmt: skip
+    data = settings.model_dump() | {
+        "campaigns": {"birthday": birthday},
+        "delivery": {"folder": folder},
+        "email": {"from_address": "hola@cafe.example"},
+        "web": {"public_url": "https://leal.cafe.example"},
+    }
+    return Config(Settings(**data), None)
+
+
+def _rows(engine: Engine) -> dict[str, tuple[str, str | None]]:
+    with engine.connect() as connection:
+        query = select(OutboxMessage.channel, OutboxMessage.status, OutboxMessage.reason)
+        return {channel: (status, reason) for channel, status, reason in connection.execute(query)}
+
+
+def test_planned_messages_are_delivered_once_with_their_coupon(
+    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
+) -> None:
+    # given a planned birthday email and SMS for Ana
+    shop.customer("ana", birth_date=date(1990, 6, 15), first_name="Ana", locale="ca")
+    config = _config(settings, tmp_path)
+    daily_run(engine, config, AT)
+    # when the due rows are delivered, then delivered again
+    first = deliver_due(engine, config, signer=SIGNER)
+    again = deliver_due(engine, config, signer=SIGNER)
+    # then each went out once, and the ledger says so
+    assert first == {"sent": 2} and not again
+    assert _rows(engine) == {"email": ("sent", None), "sms": ("sent", None)}
+    [eml] = (tmp_path / "email").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["To"] == "ana@example.com"
+    assert str(message["Subject"]) == "Per molts anys, Ana! Un regal de Leal Demo Shop"
+    assert message["Message-ID"] == f"<leal.outbox.{eml.stem}@cafe.example>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    [sms_file] = (tmp_path / "sms").glob("*.json")
+    sms = json.loads(sms_file.read_text(encoding="utf-8"))
+    assert sms["to"] == "+34600000000" and "Per molts anys, Ana!" in sms["body"]
+    code = sms["body"].split("codi ")[1][:11]
+    html = message.get_body(("html",))
+    assert html is not None and code in html.get_content()  # both channels, one coupon
+
+
+def test_consent_is_checked_again_at_send_time(
+    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
+) -> None:
+    # given a planned birthday, after which Ana withdrew her SMS consent
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    config = _config(settings, tmp_path)
+    daily_run(engine, config, AT)
+    with engine.begin() as connection:
+        connection.execute(update(Customer).values(sms_opt_in=False))
+    # when delivered
+    tally = deliver_due(engine, config, signer=SIGNER)
+    # then the email went, the SMS was skipped with the reason
+    assert tally == {"sent": 1, "skipped:no_consent": 1}
+    assert _rows(engine)["sms"] == ("skipped", "no_consent")
+    assert not list((tmp_path / "sms").glob("*.json"))
+
+
+def test_a_name_that_would_break_the_subject_skips_the_email(
+    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
+) -> None:
+    shop.customer("ana", birth_date=date(1990, 6, 15), first_name="Ana\r\nBcc: x@y.z")
+    config = _config(settings, tmp_path)
+    daily_run(engine, config, AT)
+    tally = deliver_due(engine, config, signer=SIGNER)
+    assert tally["skipped:render"] == 1
+    assert _rows(engine)["email"] == ("skipped", "render")
+    assert not list((tmp_path / "email").glob("*.eml"))
+
+
+def test_a_row_is_claimed_once_and_a_lost_worker_gives_it_back(
+    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
+) -> None:
+    # given two planned rows
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    daily_run(engine, _config(settings, tmp_path), AT)
+    now = AT + timedelta(minutes=1)
+    with engine.begin() as connection:
+        ids = ledger.due_ids(connection, now, 10)
+        # when two workers claim the same rows, one after the other
+        first = ledger.claim(connection, ids, now)
+        second = ledger.claim(connection, ids, now)
+    # then only the first wins them; a finish from a worker that lost them changes nothing
+    assert (first, second) == (ids, [])
+    with engine.begin() as connection:
+        # when the first worker dies and its claim goes stale
+        released = ledger.release_stale(connection, now + timedelta(minutes=10), now)
+        assert ledger.finish(connection, ids[0], ledger.SENT, now) is False
+        # then the rows are claimable again
+        assert released == 2
+        assert ledger.claim(connection, ids, now) == ids

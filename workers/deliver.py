@@ -1,0 +1,162 @@
+"""Delivering a batch of outbox rows: claim, re-check, render, send, record.
+
+Every row is claimed in the ledger first, so a redelivered task or a second worker finds
+nothing left to do. Consent, suppression and the address are checked again at send time
+(a customer may have opted out since the plan), and each outcome is committed on its
+own, so a crash costs at most the message in flight.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, exists, select
+
+from campaigns.loader import Config
+from campaigns.offers import find_coupons
+from campaigns.policies import Recipient, channel_block
+from shop.models import Customer, OutboxMessage, Suppression
+from templates.context import MessageRef, Personal, build_contexts
+from templates.loader import TemplateSet
+from templates.mime import EmailBuilder, EmailParts, HeaderInjectionError, ledger_message_id
+from templates.render import Renderer, RenderSkipError
+from templates.unsubscribe import Signer
+from workers import ledger
+from workers.channels.base import Channel, Outcome, OutgoingEmail, OutgoingSms
+
+RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    ref: MessageRef
+    template: str | None  # None: the campaign is gone from the settings
+    max_segments: int
+    recipient: Recipient
+
+
+class Deliverer:
+    """Delivers outbox rows through one channel; keep one per worker process."""
+
+    def __init__(self, engine: Engine, config: Config, channel: Channel, signer: Signer) -> None:
+        self.engine, self.config, self.channel, self.signer = engine, config, channel, signer
+        settings = config.settings
+        self.renderer = Renderer(TemplateSet(config.templates_dir, settings.shop.default_locale))
+        email = settings.email
+        self.builder = EmailBuilder(email.from_name or settings.shop.name, email.from_address,
+                                    email.reply_to)  # fmt: skip
+
+    def deliver(self, ids: Sequence[int], now: datetime) -> Counter[str]:
+        """Outcomes by status (and skip reason) of the rows among `ids` this call won."""
+        with self.engine.begin() as connection:
+            won = ledger.claim(connection, ids, now)
+        if not won:
+            return Counter()
+        with self.engine.connect() as connection:
+            claimed = _load(connection, self.config, won)
+            on = now.astimezone(self.config.settings.shop.tz).date()
+            coupons = find_coupons(connection, [c.ref.moment_key for c in claimed])
+            refs = [c.ref for c in claimed]
+            contexts = build_contexts(
+                connection, self.config.settings, refs, on, self.signer, Personal(coupons)
+            )
+        tally: Counter[str] = Counter()
+        for item, context in zip(claimed, contexts, strict=True):
+            status, reason, detail, due = self._one(item, context, now)
+            with self.engine.begin() as connection:
+                ledger.finish(connection, item.ref.outbox_id or 0, status, now,
+                              reason=reason, detail=detail, due_at=due)  # fmt: skip
+            tally[f"{status}:{reason}" if reason else status] += 1
+        return tally
+
+    def _one(
+        self, item: Claimed, context: dict[str, Any] | None, now: datetime
+    ) -> tuple[str, str | None, str | None, datetime | None]:
+        ref = item.ref
+        block = channel_block(item.recipient, ref.channel)
+        if item.template is None or context is None:
+            return (
+                ledger.SKIPPED,
+                "campaign_gone" if item.template is None else "customer_gone",
+                None,
+                None,
+            )
+        if block:
+            return ledger.SKIPPED, block, None, None
+        try:
+            outcome = self._send(item, context, item.template)
+        except RenderSkipError as error:
+            return ledger.SKIPPED, "render", str(error)[:500], None
+        except HeaderInjectionError as error:
+            return ledger.SKIPPED, "bad_header", str(error)[:500], None
+        return _recorded(outcome, ref, now)
+
+    def _send(self, item: Claimed, context: dict[str, Any], template: str) -> Outcome:
+        ref, recipient, outbox_id = item.ref, item.recipient, item.ref.outbox_id or 0
+        if ref.channel == "sms":
+            sms = self.renderer.sms(template, context, item.max_segments)
+            return self.channel.send_sms(OutgoingSms(outbox_id, recipient.phone or "", sms.text))
+        email = self.renderer.email(template, context)
+        settings = self.config.settings
+        mailto = settings.email.unsubscribe_mailto
+        parts = EmailParts(
+            to_address=recipient.email or "",
+            subject=email.subject,
+            text=email.text,
+            html=email.html,
+            message_id=ledger_message_id(outbox_id, settings.email.from_address),
+            date=datetime.now().astimezone(),
+            list_unsubscribe_https=context["unsubscribe_url"],
+            list_unsubscribe_mailto=f"mailto:{mailto}?subject=unsubscribe" if mailto else None,
+        )
+        data = self.builder.build(parts)
+        return self.channel.send_email(OutgoingEmail(outbox_id, recipient.email or "", data))
+
+
+def _recorded(
+    outcome: Outcome, ref: MessageRef, now: datetime
+) -> tuple[str, str | None, str | None, datetime | None]:
+    if outcome.verdict == "retry":
+        return ledger.RETRY, outcome.reason, outcome.detail, now + RETRY_AFTER[0]
+    status = ledger.SENT if outcome.verdict == "sent" else ledger.FAILED
+    return status, outcome.reason, outcome.detail or outcome.provider_id, None
+
+
+def _load(connection: Connection, config: Config, ids: list[int]) -> list[Claimed]:
+    """The claimed rows with what the send-time checks need, in one query."""
+
+    def suppressed(channel: str, address: Any) -> Any:
+        return exists().where(Suppression.channel == channel, Suppression.address == address)
+
+    query = (
+        select(
+            OutboxMessage.__table__,
+            Customer.email,
+            Customer.phone,
+            Customer.email_opt_in,
+            Customer.sms_opt_in,
+            suppressed("email", Customer.email).label("email_suppressed"),
+            suppressed("sms", Customer.phone).label("sms_suppressed"),
+        )
+        .join(Customer, Customer.id == OutboxMessage.customer_id)
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.id)
+    )
+    claimed = []
+    for row in connection.execute(query).mappings():
+        campaign = config.settings.campaigns.get(row["campaign"])
+        ref = MessageRef(row["campaign"], row["trigger"], row["customer_id"], row["channel"],
+                         row["occasion"], row["context"] or {}, row["id"])  # fmt: skip
+        claimed.append(
+            Claimed(
+                ref,
+                campaign.template if campaign else None,
+                campaign.sms_max_segments if campaign else 2,
+                Recipient.from_row(row),
+            )
+        )
+    return claimed

@@ -1,0 +1,98 @@
+"""The outbox ledger's delivery states, moved atomically: the ledger decides, not the broker.
+
+queued | retry (due) --claim--> sending --finish--> sent | retry | failed | skipped
+
+A claim is one UPDATE whose WHERE re-checks the state, so two workers (or a redelivered
+task) can never both own a row: PostgreSQL skips rows another transaction holds
+(`FOR UPDATE SKIP LOCKED`), SQLite serialises writers. A row left `sending` by a worker
+that died is given back by `release_stale`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from shop.models import OutboxMessage
+
+QUEUED, SENDING, SENT = "queued", "sending", "sent"
+RETRY, FAILED, SKIPPED = "retry", "failed", "skipped"
+CLAIMABLE = (QUEUED, RETRY)
+FINAL = (SENT, FAILED, SKIPPED)
+
+
+def claim(connection: Connection, ids: Sequence[int], now: datetime) -> list[int]:
+    """Move the due, claimable rows among `ids` to `sending`; returns the ones won."""
+    if not ids:
+        return []
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status.in_(CLAIMABLE),
+            OutboxMessage.due_at <= now,
+        )
+        .with_for_update(skip_locked=True)  # ignored by SQLite, which serialises writers
+    )
+    won = connection.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status.in_(CLAIMABLE))
+        .values(
+            status=SENDING,
+            claimed_at=now,
+            updated_at=now,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(OutboxMessage.id)
+    )
+    return sorted(won.scalars())
+
+
+def due_ids(connection: Connection, now: datetime, limit: int) -> list[int]:
+    """Claimable rows whose time has come, oldest first."""
+    query = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.due_at <= now)
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    return list(connection.scalars(query))
+
+
+def finish(
+    connection: Connection,
+    outbox_id: int,
+    status: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    detail: str | None = None,
+    due_at: datetime | None = None,
+) -> bool:
+    """Record the outcome of a row this worker holds; False if it no longer holds it."""
+    if status not in (*FINAL, RETRY):
+        raise ValueError(f"not an outcome: {status!r}")
+    values: dict[str, object] = {"status": status, "reason": reason, "detail": detail}
+    values["updated_at"] = now
+    if status == SENT:
+        values["sent_at"] = now
+    if due_at is not None:
+        values["due_at"] = due_at
+    done = connection.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == SENDING)
+        .values(**values)
+    )
+    return done.rowcount == 1
+
+
+def release_stale(connection: Connection, claimed_before: datetime, now: datetime) -> int:
+    """Give rows stuck in `sending` since before `claimed_before` back as `retry`."""
+    done = connection.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < claimed_before)
+        .values(status=RETRY, reason="worker_lost", updated_at=now)
+    )
+    return done.rowcount
