@@ -109,12 +109,22 @@ class EmailSettings(Strict):
 
 
 class DeliverySettings(Strict):
-    """Where messages go. `file` (the default) writes them to `folder`; SMTP and Twilio
-    come with the Celery workers."""
+    """Where messages go: `file` (the default) writes them to `folder`, `smtp` sends
+    email through [smtp]. Twilio comes with the Celery workers."""
 
-    channel: Literal["file"] = "file"
+    channel: Literal["file", "smtp"] = "file"
     folder: Path = Path("var/outbox")
     batch: int = Field(500, ge=1, le=10_000)  # outbox rows per task
+
+
+class SmtpSettings(Strict):
+    """The SMTP relay; its password comes only from LEAL_SMTP_PASSWORD."""
+
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    envelope_from: str | None = None  # MAIL FROM for bounces; default [email] from_address
 
 
 class WebSettings(Strict):
@@ -173,6 +183,7 @@ class Settings(BaseSettings):
     email: EmailSettings = EmailSettings()
     web: WebSettings = WebSettings()
     delivery: DeliverySettings = DeliverySettings()
+    smtp: SmtpSettings = SmtpSettings()
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
 
     @classmethod

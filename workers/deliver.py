@@ -20,6 +20,7 @@ from campaigns.loader import Config
 from campaigns.offers import find_coupons
 from campaigns.policies import Recipient, channel_block
 from shop.models import Customer, OutboxMessage, Suppression
+from shop.sql import upsert_insert
 from templates.context import MessageRef, Personal, build_contexts
 from templates.loader import TemplateSet
 from templates.mime import EmailBuilder, EmailParts, HeaderInjectionError, ledger_message_id
@@ -28,7 +29,8 @@ from templates.unsubscribe import Signer
 from workers import ledger
 from workers.channels.base import Channel, Outcome, OutgoingEmail, OutgoingSms
 
-RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
+MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Claimed:
     template: str | None  # None: the campaign is gone from the settings
     max_segments: int
     recipient: Recipient
+    attempts: int  # this one included
 
 
 class Deliverer:
@@ -70,6 +73,8 @@ class Deliverer:
             with self.engine.begin() as connection:
                 ledger.finish(connection, item.ref.outbox_id or 0, status, now,
                               reason=reason, detail=detail, due_at=due)  # fmt: skip
+                if reason == "hard_bounce" and item.recipient.email:
+                    suppress(connection, "email", item.recipient.email, reason, now)
             tally[f"{status}:{reason}" if reason else status] += 1
         return tally
 
@@ -93,7 +98,7 @@ class Deliverer:
             return ledger.SKIPPED, "render", str(error)[:500], None
         except HeaderInjectionError as error:
             return ledger.SKIPPED, "bad_header", str(error)[:500], None
-        return _recorded(outcome, ref, now)
+        return _recorded(outcome, item.attempts, now)
 
     def _send(self, item: Claimed, context: dict[str, Any], template: str) -> Outcome:
         ref, recipient, outbox_id = item.ref, item.recipient, item.ref.outbox_id or 0
@@ -118,12 +123,25 @@ class Deliverer:
 
 
 def _recorded(
-    outcome: Outcome, ref: MessageRef, now: datetime
+    outcome: Outcome, attempts: int, now: datetime
 ) -> tuple[str, str | None, str | None, datetime | None]:
+    if outcome.verdict == "retry" and attempts >= MAX_ATTEMPTS:
+        return ledger.FAILED, "retries_exhausted", outcome.detail, None
     if outcome.verdict == "retry":
-        return ledger.RETRY, outcome.reason, outcome.detail, now + RETRY_AFTER[0]
+        return ledger.RETRY, outcome.reason, outcome.detail, now + RETRY_AFTER[attempts - 1]
     status = ledger.SENT if outcome.verdict == "sent" else ledger.FAILED
     return status, outcome.reason, outcome.detail or outcome.provider_id, None
+
+
+def suppress(
+    connection: Connection, channel: str, address: str, reason: str, now: datetime
+) -> None:
+    """Never contact `address` on `channel` again (idempotent)."""
+    insert = upsert_insert(connection, Suppression).on_conflict_do_nothing(
+        index_elements=["channel", "address"]
+    )
+    connection.execute(insert, {"channel": channel, "address": address, "reason": reason,
+                                "created_at": now})  # fmt: skip
 
 
 def _load(connection: Connection, config: Config, ids: list[int]) -> list[Claimed]:
@@ -157,6 +175,7 @@ def _load(connection: Connection, config: Config, ids: list[int]) -> list[Claime
                 campaign.template if campaign else None,
                 campaign.sms_max_segments if campaign else 2,
                 Recipient.from_row(row),
+                row["attempts"],
             )
         )
     return claimed

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from campaigns.loader import Config
 from templates.unsubscribe import Signer
 from workers import ledger
+from workers.channels.base import Channel
 from workers.channels.file import FileChannel
+from workers.channels.smtp import SmtpChannel, SmtpServer
 from workers.deliver import Deliverer
 
 
@@ -24,7 +27,8 @@ def deliver_due(
         if settings.folder.is_absolute() or config.path is None
         else (config.path.parent / settings.folder)
     )
-    deliverer = Deliverer(engine, config, FileChannel(folder), signer or Signer.from_env())
+    channel = _channel(config, folder)
+    deliverer = Deliverer(engine, config, channel, signer or Signer.from_env())
     tally: Counter[str] = Counter()
     left = limit
     while left is None or left > 0:
@@ -36,4 +40,15 @@ def deliver_due(
             break
         tally += deliverer.deliver(ids, now)
         left = None if left is None else left - len(ids)
+    if isinstance(channel, SmtpChannel):
+        channel.close()
     return tally
+
+
+def _channel(config: Config, folder: Path) -> Channel:
+    settings = config.settings
+    if settings.delivery.channel == "smtp":
+        smtp = settings.smtp
+        envelope = smtp.envelope_from or settings.email.from_address
+        return SmtpChannel(SmtpServer(smtp.host, smtp.port, smtp.security, smtp.username, envelope))
+    return FileChannel(folder)

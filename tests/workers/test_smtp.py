@@ -1,0 +1,101 @@
+"""The SMTP channel against a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from datetime import date
+from email import policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from campaigns.config import Settings
+from campaigns.daily import daily_run
+from campaigns.loader import Config
+from shop.models import OutboxMessage, Suppression
+from templates.unsubscribe import Signer
+from tests.factories import ShopFactory, local
+from tests.workers.smtp_sink import Sink, smtp_sink
+from workers.run import deliver_due
+
+AT = local("2026-06-15 09:00")
+SIGNER = Signer(b"k" * 32)
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    with smtp_sink() as running:
+        yield running
+
+
+def _config(settings: Settings, port: int) -> Config:
+    birthday = {"trigger": "birthday", "channels": ["email"], "template": "birthday"}
+    data = settings.model_dump() | {
+        "campaigns": {"birthday": birthday},
+        "delivery": {"channel": "smtp"},
+        "smtp": {"host": "127.0.0.1", "port": port, "security": "none"},
+        "email": {"from_address": "hola@cafe.example"},
+    }
+    return Config(Settings(**data), None)
+
+
+def test_every_email_arrives_once_over_one_connection(
+    engine: Engine, settings: Settings, shop: ShopFactory, sink: tuple[Sink, int]
+) -> None:
+    server, port = sink
+    for n in range(5):
+        shop.customer(f"c{n}", birth_date=date(1990, 6, 15), first_name=f"Client {n}")
+    config = _config(settings, port)
+    daily_run(engine, config, AT)
+    assert deliver_due(engine, config, signer=SIGNER) == {"sent": 5}
+    assert deliver_due(engine, config, signer=SIGNER) == {}
+    subjects = sorted(
+        str(email.message_from_bytes(raw, policy=policy.default)["Subject"])
+        for raw in server.messages
+    )
+    assert subjects == [
+        f"¡Feliz cumpleaños, Client {n}! Un regalo de Leal Demo Shop" for n in range(5)
+    ]
+    assert sorted(server.recipients) == [f"c{n}@example.com" for n in range(5)]
+    assert server.sessions == 1  # the connection is reused
+
+
+def test_a_temporary_refusal_retries_later_and_a_hard_bounce_suppresses(
+    engine: Engine, settings: Settings, shop: ShopFactory, sink: tuple[Sink, int]
+) -> None:
+    server, port = sink
+    for name in ("ok", "busy", "gone"):
+        shop.customer(name, birth_date=date(1990, 6, 15))
+    server.replies = {"busy@example.com": "450 4.2.1 mailbox busy",
+                      "gone@example.com": "550 5.1.1 no such user"}  # fmt: skip
+    config = _config(settings, port)
+    daily_run(engine, config, AT)
+    tally = deliver_due(engine, config, signer=SIGNER)
+    assert tally == {"sent": 1, "retry:smtp_temporary": 1, "failed:hard_bounce": 1}
+    with engine.connect() as connection:
+        rows = dict(
+            connection.execute(select(OutboxMessage.customer_id, OutboxMessage.status)).all()
+        )
+        detail = connection.scalar(
+            select(OutboxMessage.detail).where(OutboxMessage.customer_id == "gone")
+        )
+        suppressed = connection.execute(select(Suppression.channel, Suppression.address)).all()
+    assert rows == {"ok": "sent", "busy": "retry", "gone": "failed"}
+    assert detail is not None and detail.startswith("550 5.1.1")
+    assert suppressed == [("email", "gone@example.com")]
+    # and the retry is not due yet: nothing more goes out now
+    assert deliver_due(engine, config, signer=SIGNER) == {}
+    assert server.recipients == ["ok@example.com"]
+
+
+def test_a_server_that_is_down_means_retry(
+    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
+) -> None:
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    with smtp_sink() as (_, port):
+        pass  # the port is free again: nobody listens
+    config = _config(settings, port)
+    daily_run(engine, config, AT)
+    assert deliver_due(engine, config, signer=SIGNER) == {"retry:smtp_unavailable": 1}
