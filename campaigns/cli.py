@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -149,6 +150,18 @@ def send(ctx: click.Context, limit: int | None) -> None:
     report.print_delivery(tally, Console(highlight=False))
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a Celery worker (extra options go to `celery worker`, e.g. -c 4 -B for beat)."""
+    config = _config(ctx)  # fail early, with file:line, on bad settings
+    if config.path is not None:
+        os.environ["LEAL_SETTINGS"] = str(config.path)  # the app reads it at import
+    from workers.celery_app import app
+
+    app.worker_main(["worker", "--loglevel=INFO", *ctx.args])
+
+
 @main.command()
 @click.argument("campaign")
 @click.option(
@@ -213,3 +226,7 @@ def demo(ctx: click.Context, customers: int, seed: int, directory: Path) -> None
 
     config = _config(ctx)
     run_demo(config, directory, customers=customers, seed=seed, console=Console(highlight=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -127,6 +127,10 @@ class SmtpSettings(Strict):
     envelope_from: str | None = None  # MAIL FROM for bounces; default [email] from_address
 
 
+class WorkersSettings(Strict):
+    broker_url: str | None = None  # None: tasks run in-process; "redis://host:6379/0" for workers
+
+
 class WebSettings(Strict):
     """Where `leal serve` is reachable from customers' devices (unsubscribe links)."""
 
@@ -184,6 +188,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     delivery: DeliverySettings = DeliverySettings()
     smtp: SmtpSettings = SmtpSettings()
+    workers: WorkersSettings = WorkersSettings()
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
 
     @classmethod
