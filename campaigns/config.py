@@ -127,6 +127,27 @@ class SmtpSettings(Strict):
     envelope_from: str | None = None  # MAIL FROM for bounces; default [email] from_address
 
 
+class Window(Strict):
+    """Local times in the customer's zone between which a channel may send: [start, end)."""
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.start >= self.end:
+            raise ValueError("start must be before end (windows do not cross midnight)")
+        return self
+
+
+class SendingHoursSettings(Strict):
+    """When each channel may reach a customer, in the customer's own time zone; a message
+    due outside is deferred to the next allowed minute. None: any time."""
+
+    sms: Window | None = Window(start=time(9, 0), end=time(21, 0))
+    email: Window | None = None
+
+
 class WorkersSettings(Strict):
     broker_url: str | None = None  # None: tasks run in-process; "redis://host:6379/0" for workers
 
@@ -189,6 +210,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     smtp: SmtpSettings = SmtpSettings()
     workers: WorkersSettings = WorkersSettings()
+    sending_hours: SendingHoursSettings = SendingHoursSettings()
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
 
     @classmethod

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, exists, select
 
@@ -28,6 +29,7 @@ from templates.render import Renderer, RenderSkipError
 from templates.unsubscribe import Signer
 from workers import ledger
 from workers.channels.base import Channel, Outcome, OutgoingEmail, OutgoingSms
+from workers.hours import next_allowed
 
 RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
@@ -40,6 +42,7 @@ class Claimed:
     max_segments: int
     recipient: Recipient
     attempts: int  # this one included
+    tz: ZoneInfo  # the customer's, else the shop's
 
 
 class Deliverer:
@@ -69,6 +72,13 @@ class Deliverer:
             )
         tally: Counter[str] = Counter()
         for item, context in zip(claimed, contexts, strict=True):
+            hours = getattr(self.config.settings.sending_hours, item.ref.channel)
+            until = next_allowed(now, item.tz, hours)
+            if until is not None:
+                with self.engine.begin() as connection:
+                    ledger.defer(connection, item.ref.outbox_id or 0, until, now, "sending_hours")
+                tally["deferred:sending_hours"] += 1
+                continue
             status, reason, detail, due = self._one(item, context, now)
             with self.engine.begin() as connection:
                 ledger.finish(connection, item.ref.outbox_id or 0, status, now,
@@ -157,6 +167,7 @@ def _load(connection: Connection, config: Config, ids: list[int]) -> list[Claime
             Customer.phone,
             Customer.email_opt_in,
             Customer.sms_opt_in,
+            Customer.timezone,
             suppressed("email", Customer.email).label("email_suppressed"),
             suppressed("sms", Customer.phone).label("sms_suppressed"),
         )
@@ -176,6 +187,7 @@ def _load(connection: Connection, config: Config, ids: list[int]) -> list[Claime
                 campaign.sms_max_segments if campaign else 2,
                 Recipient.from_row(row),
                 row["attempts"],
+                ZoneInfo(row["timezone"] or config.settings.shop.timezone),
             )
         )
     return claimed

@@ -88,6 +88,24 @@ def finish(
     return done.rowcount == 1
 
 
+def defer(
+    connection: Connection, outbox_id: int, until: datetime, now: datetime, reason: str
+) -> bool:
+    """Give a held row back as `queued`, due at `until`; a deferral is not an attempt."""
+    done = connection.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == SENDING)
+        .values(
+            status=QUEUED,
+            due_at=until,
+            reason=reason,
+            updated_at=now,
+            attempts=OutboxMessage.attempts - 1,
+        )
+    )
+    return done.rowcount == 1
+
+
 def release_stale(connection: Connection, claimed_before: datetime, now: datetime) -> int:
     """Give rows stuck in `sending` since before `claimed_before` back as `retry`."""
     done = connection.execute(

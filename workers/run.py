@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -15,7 +16,12 @@ from workers.deliver import Deliverer
 
 
 def deliver_due(
-    engine: Engine, config: Config, *, limit: int | None = None, signer: Signer | None = None
+    engine: Engine,
+    config: Config,
+    *,
+    limit: int | None = None,
+    signer: Signer | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Counter[str]:
     """Deliver every due row (at most `limit`); the signer defaults to LEAL_SECRET_KEY."""
     channel = make_channel(config)
@@ -25,7 +31,7 @@ def deliver_due(
     left = limit
     try:
         while left is None or left > 0:
-            now = datetime.now(UTC)
+            now = clock()
             with engine.connect() as connection:
                 ids = ledger.due_ids(connection, now, batch if left is None else min(batch, left))
             if not ids:

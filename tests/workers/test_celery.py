@@ -46,7 +46,7 @@ folder = "outbox"
 batch = 3
 [campaigns.birthday]
 trigger = "birthday"
-channels = ["email", "sms"]
+channels = ["email"]  # SMS waits for sending hours; the worker uses the real clock
 template = "birthday"
 """,
         encoding="utf-8",
@@ -75,8 +75,8 @@ def test_a_worker_delivers_every_queued_row_once(
     engine: Engine, db_url: str, shop: ShopFactory, tmp_path: Path
 ) -> None:
     _redis_or_skip()
-    # given 5 birthdays (10 messages) planned into the ledger
-    for n in range(5):
+    # given 10 birthday emails planned into the ledger
+    for n in range(10):
         shop.customer(f"c{n}", birth_date=date(1990, 6, 15))
     settings_path = _settings_file(tmp_path, db_url)
     config = load_config(settings_path)
@@ -103,6 +103,5 @@ def test_a_worker_delivers_every_queued_row_once(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         ).all()
     assert statuses == [("sent", 10)]
-    assert len(list((tmp_path / "outbox" / "email").glob("*.eml"))) == 5
-    assert len(list((tmp_path / "outbox" / "sms").glob("*.json"))) == 5
+    assert len(list((tmp_path / "outbox" / "email").glob("*.eml"))) == 10
     assert "c0@example.com" not in output  # logs carry ids, never addresses

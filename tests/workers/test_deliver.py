@@ -20,6 +20,7 @@ from workers import ledger
 from workers.run import deliver_due
 
 AT = local("2026-06-15 09:00")
+NOW = local("2026-06-15 10:00")  # inside every sending window
 SIGNER = Signer(b"k" * 32)
 
 
@@ -49,8 +50,8 @@ def test_planned_messages_are_delivered_once_with_their_coupon(
     config = _config(settings, tmp_path)
     daily_run(engine, config, AT)
     # when the due rows are delivered, then delivered again
-    first = deliver_due(engine, config, signer=SIGNER)
-    again = deliver_due(engine, config, signer=SIGNER)
+    first = deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW)
+    again = deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW)
     # then each went out once, and the ledger says so
     assert first == {"sent": 2} and not again
     assert _rows(engine) == {"email": ("sent", None), "sms": ("sent", None)}
@@ -78,7 +79,7 @@ def test_consent_is_checked_again_at_send_time(
     with engine.begin() as connection:
         connection.execute(update(Customer).values(sms_opt_in=False))
     # when delivered
-    tally = deliver_due(engine, config, signer=SIGNER)
+    tally = deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW)
     # then the email went, the SMS was skipped with the reason
     assert tally == {"sent": 1, "skipped:no_consent": 1}
     assert _rows(engine)["sms"] == ("skipped", "no_consent")
@@ -91,7 +92,7 @@ def test_a_name_that_would_break_the_subject_skips_the_email(
     shop.customer("ana", birth_date=date(1990, 6, 15), first_name="Ana\r\nBcc: x@y.z")
     config = _config(settings, tmp_path)
     daily_run(engine, config, AT)
-    tally = deliver_due(engine, config, signer=SIGNER)
+    tally = deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW)
     assert tally["skipped:render"] == 1
     assert _rows(engine)["email"] == ("skipped", "render")
     assert not list((tmp_path / "email").glob("*.eml"))

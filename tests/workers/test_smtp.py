@@ -21,6 +21,7 @@ from tests.workers.smtp_sink import Sink, smtp_sink
 from workers.run import deliver_due
 
 AT = local("2026-06-15 09:00")
+NOW = local("2026-06-15 10:00")  # inside every sending window
 SIGNER = Signer(b"k" * 32)
 
 
@@ -49,8 +50,8 @@ def test_every_email_arrives_once_over_one_connection(
         shop.customer(f"c{n}", birth_date=date(1990, 6, 15), first_name=f"Client {n}")
     config = _config(settings, port)
     daily_run(engine, config, AT)
-    assert deliver_due(engine, config, signer=SIGNER) == {"sent": 5}
-    assert deliver_due(engine, config, signer=SIGNER) == {}
+    assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {"sent": 5}
+    assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {}
     subjects = sorted(
         str(email.message_from_bytes(raw, policy=policy.default)["Subject"])
         for raw in server.messages
@@ -72,7 +73,7 @@ def test_a_temporary_refusal_retries_later_and_a_hard_bounce_suppresses(
                       "gone@example.com": "550 5.1.1 no such user"}  # fmt: skip
     config = _config(settings, port)
     daily_run(engine, config, AT)
-    tally = deliver_due(engine, config, signer=SIGNER)
+    tally = deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW)
     assert tally == {"sent": 1, "retry:smtp_temporary": 1, "failed:hard_bounce": 1}
     with engine.connect() as connection:
         rows = dict(
@@ -86,7 +87,7 @@ def test_a_temporary_refusal_retries_later_and_a_hard_bounce_suppresses(
     assert detail is not None and detail.startswith("550 5.1.1")
     assert suppressed == [("email", "gone@example.com")]
     # and the retry is not due yet: nothing more goes out now
-    assert deliver_due(engine, config, signer=SIGNER) == {}
+    assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {}
     assert server.recipients == ["ok@example.com"]
 
 
@@ -98,4 +99,6 @@ def test_a_server_that_is_down_means_retry(
         pass  # the port is free again: nobody listens
     config = _config(settings, port)
     daily_run(engine, config, AT)
-    assert deliver_due(engine, config, signer=SIGNER) == {"retry:smtp_unavailable": 1}
+    assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {
+        "retry:smtp_unavailable": 1
+    }
