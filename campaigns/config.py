@@ -109,10 +109,11 @@ class EmailSettings(Strict):
 
 
 class DeliverySettings(Strict):
-    """Where messages go: `file` (the default) writes them to `folder`, `smtp` sends
-    email through [smtp]. Twilio comes with the Celery workers."""
+    """Where messages go: `file` (the default) writes them to `folder`; `smtp` sends email
+    through [smtp], `twilio` sends SMS through [twilio]."""
 
-    channel: Literal["file", "smtp"] = "file"
+    email: Literal["file", "smtp"] = "file"
+    sms: Literal["file", "twilio"] = "file"
     folder: Path = Path("var/outbox")
     batch: int = Field(500, ge=1, le=10_000)  # outbox rows per task
 
@@ -150,6 +151,16 @@ class SendingHoursSettings(Strict):
 
 class WorkersSettings(Strict):
     broker_url: str | None = None  # None: tasks run in-process; "redis://host:6379/0" for workers
+
+
+class TwilioSettings(Strict):
+    """The Twilio account; its auth token comes only from LEAL_TWILIO_AUTH_TOKEN."""
+
+    account_sid: str = ""
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    status_callback: str | None = None  # e.g. https://leal.shop.example/twilio/status
+    rate_per_second: float = Field(1.0, gt=0, le=1000)  # per sender, held by each worker
 
 
 class WebSettings(Strict):
@@ -209,6 +220,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     delivery: DeliverySettings = DeliverySettings()
     smtp: SmtpSettings = SmtpSettings()
+    twilio: TwilioSettings = TwilioSettings()
     workers: WorkersSettings = WorkersSettings()
     sending_hours: SendingHoursSettings = SendingHoursSettings()
     campaigns: dict[str, Campaign] = Field(default_factory=dict)

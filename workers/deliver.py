@@ -85,6 +85,8 @@ class Deliverer:
                               reason=reason, detail=detail, due_at=due)  # fmt: skip
                 if reason == "hard_bounce" and item.recipient.email:
                     suppress(connection, "email", item.recipient.email, reason, now)
+                if reason in ("opted_out", "invalid_number") and item.recipient.phone:
+                    suppress(connection, "sms", item.recipient.phone, reason, now)
             tally[f"{status}:{reason}" if reason else status] += 1
         return tally
 

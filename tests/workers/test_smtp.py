@@ -35,7 +35,7 @@ def _config(settings: Settings, port: int) -> Config:
     birthday = {"trigger": "birthday", "channels": ["email"], "template": "birthday"}
     data = settings.model_dump() | {
         "campaigns": {"birthday": birthday},
-        "delivery": {"channel": "smtp"},
+        "delivery": {"email": "smtp"},
         "smtp": {"host": "127.0.0.1", "port": port, "security": "none"},
         "email": {"from_address": "hola@cafe.example"},
     }

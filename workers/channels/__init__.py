@@ -3,24 +3,63 @@
 from __future__ import annotations
 
 from campaigns.loader import Config
-from workers.channels.base import Channel
+from workers.channels.base import Channel, Outcome, OutgoingEmail, OutgoingSms
 from workers.channels.file import FileChannel
 from workers.channels.smtp import SmtpChannel, SmtpServer
+from workers.channels.twilio_sms import TwilioAccount, TwilioChannel
 
 
-def make_channel(config: Config) -> Channel:
-    """The configured channel; a relative folder is read from the settings file's folder."""
-    settings = config.settings
-    if settings.delivery.channel == "smtp":
-        smtp = settings.smtp
-        envelope = smtp.envelope_from or settings.email.from_address
-        return SmtpChannel(SmtpServer(smtp.host, smtp.port, smtp.security, smtp.username, envelope))
-    folder = settings.delivery.folder
+class Routed:
+    """Email through one channel, SMS through another."""
+
+    def __init__(self, email: Channel, sms: Channel) -> None:
+        self.email, self.sms = email, sms
+
+    def send_email(self, message: OutgoingEmail) -> Outcome:
+        return self.email.send_email(message)
+
+    def send_sms(self, message: OutgoingSms) -> Outcome:
+        return self.sms.send_sms(message)
+
+    def close(self) -> None:
+        for channel in (self.email, self.sms):
+            if isinstance(channel, SmtpChannel):
+                channel.close()
+
+
+def make_channel(config: Config) -> Routed:
+    """The configured channels; a relative folder is read from the settings file's folder."""
+    settings, delivery = config.settings, config.settings.delivery
+    folder = delivery.folder
     if not folder.is_absolute() and config.path is not None:
         folder = config.path.parent / folder
-    return FileChannel(folder)
+    files = FileChannel(folder) if "file" in (delivery.email, delivery.sms) else None
+    email: Channel | None = files
+    if delivery.email == "smtp":
+        smtp = settings.smtp
+        envelope = smtp.envelope_from or settings.email.from_address
+        email = SmtpChannel(
+            SmtpServer(smtp.host, smtp.port, smtp.security, smtp.username, envelope)
+        )
+    sms: Channel | None = files
+    if delivery.sms == "twilio":
+        twilio = settings.twilio
+        sms = TwilioChannel(
+            TwilioAccount(
+                twilio.account_sid,
+                twilio.from_number,
+                twilio.messaging_service_sid,
+                twilio.status_callback,
+                twilio.rate_per_second,
+            )
+        )
+    assert email is not None and sms is not None
+    return Routed(email, sms)
 
 
 def close_channel(channel: Channel) -> None:
-    if isinstance(channel, SmtpChannel):
+    if isinstance(channel, Routed):
         channel.close()
+
+
+__all__ = ["Routed", "close_channel", "make_channel"]

@@ -1,0 +1,73 @@
+"""The Twilio channel: the real SDK against a local server that answers like Twilio."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from campaigns.config import Settings
+from campaigns.daily import daily_run
+from campaigns.loader import Config
+from shop.models import OutboxMessage, Suppression
+from templates.unsubscribe import Signer
+from tests.factories import ShopFactory, local
+from tests.workers.twilio_fake import fake_twilio
+from workers.channels import Routed
+from workers.channels.base import OutgoingSms
+from workers.channels.file import FileChannel
+from workers.channels.twilio_sms import TwilioAccount, TwilioChannel
+from workers.deliver import Deliverer
+
+AT = local("2026-06-15 09:00")
+NOW = local("2026-06-15 10:00")
+
+
+def test_each_twilio_answer_gets_its_outcome_and_stops_are_suppressed(
+    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
+) -> None:
+    # given birthday SMS for four numbers: fine, opted out (21610), invalid (21211), throttled
+    for n in range(1, 5):
+        shop.customer(f"c{n}", birth_date=date(1990, 6, 15), phone=f"+3460000000{n}")
+    birthday = {"trigger": "birthday", "channels": ["sms"], "template": "birthday"}
+    config = Config(
+        Settings(**(settings.model_dump() | {"campaigns": {"birthday": birthday}})), None
+    )
+    daily_run(engine, config, AT)
+    with fake_twilio() as (server, url):
+        sms = TwilioChannel(TwilioAccount("AC" + "0" * 32, from_number="+34900000000",
+                                          status_callback="https://leal.example/twilio/status",
+                                          rate_per_second=100, api_url=url))  # fmt: skip
+        deliverer = Deliverer(engine, config, Routed(FileChannel(tmp_path), sms), Signer(b"k" * 32))
+        with engine.connect() as connection:
+            ids = list(connection.scalars(select(OutboxMessage.id)))
+        tally = deliverer.deliver(ids, NOW)
+    # then one is sent, two fail and are suppressed, the throttled one waits for a retry
+    assert tally == {"sent": 1, "failed:opted_out": 1, "failed:invalid_number": 1,
+                     "retry:rate_limited": 1}  # fmt: skip
+    with engine.connect() as connection:
+        suppressed = connection.execute(select(Suppression.address, Suppression.reason)).all()
+    assert sorted(suppressed) == [("+34600000002", "opted_out"), ("+34600000003", "invalid_number")]
+    # and the SDK really spoke Twilio's API: account path, sender, callback, body
+    _, path, form = server.requests[0]
+    assert path == f"/2010-04-01/Accounts/AC{'0' * 32}/Messages.json"
+    assert form["From"] == "+34900000000"
+    assert form["StatusCallback"] == "https://leal.example/twilio/status"
+    assert "STOP" in form["Body"]
+
+
+def test_the_rate_per_sender_is_held_exactly() -> None:
+    # given a sender limited to 20 messages a second, asked for 41 at once
+    service = "MG" + "1" * 32
+    with fake_twilio() as (server, url):
+        account = TwilioAccount("AC" + "1" * 32, messaging_service_sid=service,
+                                rate_per_second=20, api_url=url)  # fmt: skip
+        channel = TwilioChannel(account)
+        outcomes = [channel.send_sms(OutgoingSms(n, "+34600000001", "hola")) for n in range(41)]
+    # then they go out at 20 a second: 40 intervals of 50 ms, and no second holds more
+    assert {o.verdict for o in outcomes} == {"sent"}
+    times = [when for when, _, _ in server.requests]
+    assert 2.0 - 0.005 <= times[-1] - times[0] < 2.3
+    assert max(sum(start <= t < start + 1.0 for t in times) for start in times) <= 21
+    assert server.requests[0][2]["MessagingServiceSid"] == service

@@ -1,0 +1,94 @@
+"""The Twilio channel: the official SDK, a messaging service or a from-number, a status
+callback, and a pace per sender.
+
+Twilio's error codes decide the outcome: 21610 (the number replied STOP) and 21211 /
+30006 (not a valid mobile number) fail the message and suppress the number; 20429 or an
+HTTP 429 (too many requests) and any 5xx are retried later. The pace holds the configured
+rate exactly for this process: one message every 1/rate seconds, never faster.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from requests.exceptions import RequestException
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from workers.channels.base import Outcome, OutgoingEmail, OutgoingSms
+
+TOKEN_ENV = "LEAL_TWILIO_AUTH_TOKEN"  # noqa: S105 (the variable's name, not a secret)
+OPTED_OUT, INVALID = {21610}, {21211, 21614, 30006}
+RATE_LIMITED = {20429}
+
+
+@dataclass(frozen=True)
+class TwilioAccount:
+    account_sid: str
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    status_callback: str | None = None
+    rate_per_second: float = 1.0
+    api_url: str | None = None  # tests point the SDK at a local server
+
+
+class TwilioChannel:
+    def __init__(self, account: TwilioAccount) -> None:
+        if not (account.from_number or account.messaging_service_sid):
+            raise ValueError("[twilio] needs from_number or messaging_service_sid")
+        self.account = account
+        self.client = Client(account.account_sid, os.environ.get(TOKEN_ENV, ""))
+        if account.api_url:
+            self.client.api.base_url = account.api_url
+        self._interval = 1.0 / account.rate_per_second
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def send_sms(self, message: OutgoingSms) -> Outcome:
+        self._pace()
+        sender = (
+            {"messaging_service_sid": self.account.messaging_service_sid}
+            if self.account.messaging_service_sid
+            else {"from_": self.account.from_number}
+        )
+        callback = (
+            {"status_callback": self.account.status_callback}
+            if self.account.status_callback
+            else {}
+        )
+        try:
+            sent = self.client.messages.create(
+                to=message.to, body=message.body, **sender, **callback
+            )
+        except TwilioRestException as error:
+            return _by_error(error)
+        except RequestException as error:
+            return Outcome("retry", "twilio_unavailable", type(error).__name__)
+        return Outcome("sent", provider_id=sent.sid)
+
+    def send_email(self, message: OutgoingEmail) -> Outcome:
+        raise TypeError("the Twilio channel sends SMS only")
+
+    def _pace(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            wait = self._next - now
+            if wait > 0:
+                time.sleep(wait)
+            self._next = max(now, self._next) + self._interval
+
+
+def _by_error(error: TwilioRestException) -> Outcome:
+    detail = f"{error.code} {error.msg}"[:500]
+    if error.code in OPTED_OUT:
+        return Outcome("failed", "opted_out", detail)
+    if error.code in INVALID:
+        return Outcome("failed", "invalid_number", detail)
+    if error.code in RATE_LIMITED or error.status == 429 or error.status >= 500:
+        return Outcome(
+            "retry", "rate_limited" if error.status == 429 else "twilio_temporary", detail
+        )
+    return Outcome("failed", "twilio_error", detail)
