@@ -163,6 +163,20 @@ def worker(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve one-click unsubscribe and Twilio's webhooks (FastAPI on uvicorn)."""
+    import uvicorn
+
+    from workers.web import create_app
+
+    config = _config(ctx)
+    uvicorn.run(create_app(config, _engine(config, migrate_schema=False)), host=host, port=port)
+
+
+@main.command()
 @click.argument("campaign")
 @click.option(
     "--customer", "customer_id", help="Customer id (default: the first one the trigger finds)."

@@ -1,0 +1,119 @@
+"""`leal serve`: the small web service customers' devices and Twilio talk to.
+
+- RFC 8058 one-click unsubscribe: POST /unsubscribe/{token} with the body
+  `List-Unsubscribe=One-Click` suppresses that channel for that customer and answers 200
+  only after the commit. A GET (link scanners fetch every URL) shows a confirmation page
+  and changes nothing. A forged or altered token gets 403.
+- Twilio's inbound webhook, with a validated X-Twilio-Signature: STOP and its synonyms opt
+  the number out of SMS, START opts it back in, HELP changes nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Form, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection, Engine, delete, select, update
+from twilio.request_validator import RequestValidator
+
+from campaigns.loader import Config
+from shop.db import make_engine
+from shop.models import Customer, Suppression
+from templates.unsubscribe import BadTokenError, Signer, Unsubscribe
+from workers.channels.twilio_sms import TOKEN_ENV
+from workers.deliver import suppress
+
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"}
+)
+START_WORDS = frozenset({"START", "YES", "UNSTOP"})
+_KEYWORD = re.compile(r"[^A-Z]")
+
+
+def create_app(
+    config: Config, engine: Engine | None = None, signer: Signer | None = None
+) -> FastAPI:
+    app = FastAPI(title="Leal", docs_url=None, redoc_url=None)
+    engine = engine or make_engine(config.settings.database.url)
+    signer = signer or Signer.from_env()
+    public_url = config.settings.web.public_url.rstrip("/")
+
+    def verified(token: str) -> Unsubscribe:
+        try:
+            return signer.verify(token)
+        except BadTokenError:
+            raise HTTPException(status_code=403, detail="this link is not valid") from None
+
+    @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
+    def confirm_page(token: str) -> str:
+        what = verified(token)
+        channel = "emails" if what.channel == "email" else "text messages"
+        return _page(
+            f"Stop {channel} from {html.escape(config.settings.shop.name)}?",
+            '<form method="post"><input type="hidden" name="List-Unsubscribe" '
+            'value="One-Click"><button type="submit">Unsubscribe</button></form>',
+        )
+
+    @app.post("/unsubscribe/{token}", response_class=HTMLResponse)
+    def unsubscribe(token: str, one_click: str = Form("", alias="List-Unsubscribe")) -> str:
+        what = verified(token)
+        if one_click != "One-Click":
+            raise HTTPException(status_code=400, detail="expected List-Unsubscribe=One-Click")
+        with engine.begin() as connection:  # answer only once it is committed
+            customer = connection.execute(
+                select(Customer.email, Customer.phone).where(Customer.id == what.customer_id)
+            ).first()
+            if customer is not None:
+                address = customer.email if what.channel == "email" else customer.phone
+                _opt_out(connection, what.customer_id, what.channel, address)
+        return _page("You are unsubscribed.", "You will not hear from us on this channel again.")
+
+    @app.post("/twilio/inbound")
+    async def inbound(request: Request) -> Response:
+        form = {key: str(value) for key, value in (await request.form()).items()}
+        validator = RequestValidator(os.environ.get(TOKEN_ENV, ""))
+        url = public_url + request.url.path
+        if not validator.validate(url, form, request.headers.get("X-Twilio-Signature", "")):
+            raise HTTPException(status_code=403, detail="bad signature")
+        keyword = _KEYWORD.sub("", form.get("Body", "").upper())
+        number = form.get("From", "")
+        with engine.begin() as connection:
+            if keyword in STOP_WORDS:
+                _set_sms_consent(connection, number, consent=False)
+            elif keyword in START_WORDS:
+                _set_sms_consent(connection, number, consent=True)
+        # Twilio answers STOP/START/HELP itself (Advanced Opt-Out): reply nothing more.
+        return Response("<Response/>", media_type="application/xml")
+
+    return app
+
+
+def _opt_out(connection: Connection, customer_id: str, channel: str, address: str | None) -> None:
+    consent = {"email_opt_in": False} if channel == "email" else {"sms_opt_in": False}
+    connection.execute(update(Customer).where(Customer.id == customer_id).values(**consent))
+    if address:
+        suppress(connection, channel, address, "unsubscribed", datetime.now(UTC))
+
+
+def _set_sms_consent(connection: Connection, number: str, *, consent: bool) -> None:
+    """STOP: opted out and suppressed; START: opted in and the suppression lifted."""
+    owners = update(Customer).where(Customer.phone == number)
+    connection.execute(owners.values(sms_opt_in=consent))
+    if consent:
+        gone = (Suppression.channel == "sms", Suppression.address == number)
+        connection.execute(delete(Suppression).where(*gone))
+    else:
+        suppress(connection, "sms", number, "stop", datetime.now(UTC))
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'></head>"
+        f"<body style='font-family:sans-serif;max-width:32em;margin:3em auto'><h1>{title}</h1>"
+        f"<p>{body}</p></body></html>"
+    )
