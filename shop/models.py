@@ -223,6 +223,7 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[str | None] = mapped_column(String(500))  # the provider's words, no PII
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)  # e.g. Twilio's SM…
 
 
 class Coupon(Base):

@@ -36,6 +36,17 @@ MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 
 
 @dataclass(frozen=True)
+class Done:
+    """What becomes of one claimed row."""
+
+    status: str
+    reason: str | None = None
+    detail: str | None = None
+    due_at: datetime | None = None
+    provider_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Claimed:
     ref: MessageRef
     template: str | None  # None: the campaign is gone from the settings
@@ -79,10 +90,12 @@ class Deliverer:
                     ledger.defer(connection, item.ref.outbox_id or 0, until, now, "sending_hours")
                 tally["deferred:sending_hours"] += 1
                 continue
-            status, reason, detail, due = self._one(item, context, now)
+            done = self._one(item, context, now)
+            status, reason = done.status, done.reason
             with self.engine.begin() as connection:
-                ledger.finish(connection, item.ref.outbox_id or 0, status, now,
-                              reason=reason, detail=detail, due_at=due)  # fmt: skip
+                ledger.finish(connection, item.ref.outbox_id or 0, status, now, reason=reason,
+                              detail=done.detail, due_at=done.due_at,
+                              provider_id=done.provider_id)  # fmt: skip
                 if reason == "hard_bounce" and item.recipient.email:
                     suppress(connection, "email", item.recipient.email, reason, now)
                 if reason in ("opted_out", "invalid_number") and item.recipient.phone:
@@ -90,26 +103,20 @@ class Deliverer:
             tally[f"{status}:{reason}" if reason else status] += 1
         return tally
 
-    def _one(
-        self, item: Claimed, context: dict[str, Any] | None, now: datetime
-    ) -> tuple[str, str | None, str | None, datetime | None]:
-        ref = item.ref
-        block = channel_block(item.recipient, ref.channel)
-        if item.template is None or context is None:
-            return (
-                ledger.SKIPPED,
-                "campaign_gone" if item.template is None else "customer_gone",
-                None,
-                None,
-            )
+    def _one(self, item: Claimed, context: dict[str, Any] | None, now: datetime) -> Done:
+        if item.template is None:
+            return Done(ledger.SKIPPED, "campaign_gone")
+        if context is None:
+            return Done(ledger.SKIPPED, "customer_gone")
+        block = channel_block(item.recipient, item.ref.channel)
         if block:
-            return ledger.SKIPPED, block, None, None
+            return Done(ledger.SKIPPED, block)
         try:
             outcome = self._send(item, context, item.template)
         except RenderSkipError as error:
-            return ledger.SKIPPED, "render", str(error)[:500], None
+            return Done(ledger.SKIPPED, "render", str(error)[:500])
         except HeaderInjectionError as error:
-            return ledger.SKIPPED, "bad_header", str(error)[:500], None
+            return Done(ledger.SKIPPED, "bad_header", str(error)[:500])
         return _recorded(outcome, item.attempts, now)
 
     def _send(self, item: Claimed, context: dict[str, Any], template: str) -> Outcome:
@@ -134,15 +141,13 @@ class Deliverer:
         return self.channel.send_email(OutgoingEmail(outbox_id, recipient.email or "", data))
 
 
-def _recorded(
-    outcome: Outcome, attempts: int, now: datetime
-) -> tuple[str, str | None, str | None, datetime | None]:
+def _recorded(outcome: Outcome, attempts: int, now: datetime) -> Done:
     if outcome.verdict == "retry" and attempts >= MAX_ATTEMPTS:
-        return ledger.FAILED, "retries_exhausted", outcome.detail, None
+        return Done(ledger.FAILED, "retries_exhausted", outcome.detail)
     if outcome.verdict == "retry":
-        return ledger.RETRY, outcome.reason, outcome.detail, now + RETRY_AFTER[attempts - 1]
+        return Done(ledger.RETRY, outcome.reason, outcome.detail, now + RETRY_AFTER[attempts - 1])
     status = ledger.SENT if outcome.verdict == "sent" else ledger.FAILED
-    return status, outcome.reason, outcome.detail or outcome.provider_id, None
+    return Done(status, outcome.reason, outcome.detail, provider_id=outcome.provider_id)
 
 
 def suppress(

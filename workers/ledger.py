@@ -70,6 +70,7 @@ def finish(
     reason: str | None = None,
     detail: str | None = None,
     due_at: datetime | None = None,
+    provider_id: str | None = None,
 ) -> bool:
     """Record the outcome of a row this worker holds; False if it no longer holds it."""
     if status not in (*FINAL, RETRY):
@@ -78,6 +79,7 @@ def finish(
     values["updated_at"] = now
     if status == SENT:
         values["sent_at"] = now
+        values["provider_id"] = provider_id
     if due_at is not None:
         values["due_at"] = due_at
     done = connection.execute(
@@ -104,6 +106,23 @@ def defer(
         )
     )
     return done.rowcount == 1
+
+
+def provider_update(
+    connection: Connection, provider_id: str, delivered: bool, detail: str, now: datetime
+) -> int | None:
+    """A provider's later word on a sent message (a status callback); the row's id, or None.
+    An undelivered message becomes `failed`; a delivered one stays `sent`."""
+    values: dict[str, object] = {"detail": detail[:500], "updated_at": now}
+    if not delivered:
+        values.update(status=FAILED, reason="undelivered")
+    row = connection.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.provider_id == provider_id, OutboxMessage.status.in_((SENT, FAILED)))
+        .values(**values)
+        .returning(OutboxMessage.id)
+    ).first()
+    return None if row is None else int(row[0])
 
 
 def release_stale(connection: Connection, claimed_before: datetime, now: datetime) -> int:

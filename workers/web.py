@@ -5,7 +5,8 @@
   only after the commit. A GET (link scanners fetch every URL) shows a confirmation page
   and changes nothing. A forged or altered token gets 403.
 - Twilio's inbound webhook, with a validated X-Twilio-Signature: STOP and its synonyms opt
-  the number out of SMS, START opts it back in, HELP changes nothing.
+  the number out of SMS, START opts it back in, HELP changes nothing. Twilio's status
+  callbacks (same signature) record what became of each sent SMS in the ledger.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from campaigns.loader import Config
 from shop.db import make_engine
 from shop.models import Customer, Suppression
 from templates.unsubscribe import BadTokenError, Signer, Unsubscribe
-from workers.channels.twilio_sms import TOKEN_ENV
+from workers import ledger
+from workers.channels.twilio_sms import INVALID, OPTED_OUT, TOKEN_ENV
 from workers.deliver import suppress
 
 STOP_WORDS = frozenset(
@@ -72,13 +74,32 @@ def create_app(
                 _opt_out(connection, what.customer_id, what.channel, address)
         return _page("You are unsubscribed.", "You will not hear from us on this channel again.")
 
-    @app.post("/twilio/inbound")
-    async def inbound(request: Request) -> Response:
+    async def signed_form(request: Request) -> dict[str, str]:
+        """Twilio's form, once its X-Twilio-Signature proves it came from Twilio."""
         form = {key: str(value) for key, value in (await request.form()).items()}
         validator = RequestValidator(os.environ.get(TOKEN_ENV, ""))
         url = public_url + request.url.path
         if not validator.validate(url, form, request.headers.get("X-Twilio-Signature", "")):
             raise HTTPException(status_code=403, detail="bad signature")
+        return form
+
+    @app.post("/twilio/status")
+    async def status(request: Request) -> Response:
+        form = await signed_form(request)
+        state, error = form.get("MessageStatus", ""), form.get("ErrorCode", "")
+        delivered = state not in ("failed", "undelivered")
+        detail = f"twilio {state}" + (f" {error}" if error else "")
+        with engine.begin() as connection:
+            found = ledger.provider_update(
+                connection, form.get("MessageSid", ""), delivered, detail, datetime.now(UTC)
+            )
+            if found is not None and error.isdigit() and int(error) in (*OPTED_OUT, *INVALID):
+                suppress(connection, "sms", form.get("To", ""), "undelivered", datetime.now(UTC))
+        return Response(status_code=204)
+
+    @app.post("/twilio/inbound")
+    async def inbound(request: Request) -> Response:
+        form = await signed_form(request)
         keyword = _KEYWORD.sub("", form.get("Body", "").upper())
         number = form.get("From", "")
         with engine.begin() as connection:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from twilio.request_validator import RequestValidator
 
 from campaigns.config import Settings
 from campaigns.loader import Config
-from shop.models import Customer, Suppression
+from shop.models import Customer, OutboxMessage, Suppression
 from templates.unsubscribe import Signer
 from tests.factories import ShopFactory
 from workers.channels.twilio_sms import TOKEN_ENV
@@ -77,13 +79,15 @@ def test_a_forged_or_altered_token_is_refused(
     assert _customer(engine, ana) == (True, True) and _suppressed(engine) == []
 
 
-def _inbound(
-    client: TestClient, body: str, number: str = "+34600000000", token: str = TWILIO_TOKEN
-) -> int:
-    form = {"From": number, "To": "+34900000000", "Body": body, "MessageSid": "SM" + "0" * 32}
-    signature = RequestValidator(token).compute_signature(f"{PUBLIC}/twilio/inbound", form)
-    answer = client.post("/twilio/inbound", data=form, headers={"X-Twilio-Signature": signature})
+def _twilio(client: TestClient, path: str, form: dict[str, str], token: str = TWILIO_TOKEN) -> int:
+    signature = RequestValidator(token).compute_signature(f"{PUBLIC}{path}", form)
+    answer = client.post(path, data=form, headers={"X-Twilio-Signature": signature})
     return int(answer.status_code)
+
+
+def _inbound(client: TestClient, body: str, token: str = TWILIO_TOKEN) -> int:
+    form = {"From": "+34600000000", "To": "+34900000000", "Body": body, "MessageSid": "SM1"}
+    return _twilio(client, "/twilio/inbound", form, token)
 
 
 @pytest.mark.parametrize("body", ["STOP", " stop ", "Stop.", "unsubscribe!", "End", "QUIT",
@@ -115,3 +119,35 @@ def test_a_forged_twilio_signature_is_refused_and_changes_nothing(
     ana = shop.customer("ana")
     assert _inbound(client, "STOP", token="not-our-token") == 403
     assert _customer(engine, ana) == (True, True) and _suppressed(engine) == []
+
+
+def test_status_callbacks_record_what_became_of_a_sent_sms(
+    client: TestClient, engine: Engine, shop: ShopFactory
+) -> None:
+    # given two SMS the ledger shows sent, with Twilio's ids
+    ana, bo = shop.customer("ana"), shop.customer("bo", phone="+34600000009")
+    now = datetime(2026, 6, 15, 8, tzinfo=UTC)
+    with engine.begin() as connection:
+        for customer, sid in ((ana, "SMa"), (bo, "SMb")):
+            connection.execute(insert(OutboxMessage), {
+                "campaign": "birthday", "trigger": "birthday", "customer_id": customer,
+                "channel": "sms", "occasion": "birthday:2026", "status": "sent",
+                "context": {}, "run_date": now.date(), "due_at": now, "created_at": now,
+                "updated_at": now, "provider_id": sid,
+            })  # fmt: skip
+    # when Twilio reports one delivered and the other undeliverable (30006, not a mobile)
+    delivered = {"MessageSid": "SMa", "MessageStatus": "delivered", "To": "+34600000000"}
+    lost = {"MessageSid": "SMb", "MessageStatus": "undelivered", "ErrorCode": "30006",
+            "To": "+34600000009"}  # fmt: skip
+    forged = _twilio(client, "/twilio/status", lost, token="not-ours")
+    answers = [_twilio(client, "/twilio/status", form) for form in (delivered, lost)]
+    # then the ledger says so, the bad number is suppressed, a forged callback did nothing
+    assert forged == 403 and answers == [204, 204]
+    with engine.connect() as connection:
+        rows = connection.execute(select(OutboxMessage.provider_id, OutboxMessage.status,
+                                         OutboxMessage.detail)).all()  # fmt: skip
+    assert sorted(tuple(row) for row in rows) == [
+        ("SMa", "sent", "twilio delivered"),
+        ("SMb", "failed", "twilio undelivered 30006"),
+    ]
+    assert _suppressed(engine) == [("sms", "+34600000009")]
