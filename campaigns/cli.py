@@ -163,6 +163,23 @@ def worker(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option("--date", "day", help="Only rows planned for this date (YYYY-MM-DD).")
+@click.pass_context
+def status(ctx: click.Context, day: str | None) -> None:
+    """The outbox ledger by campaign and state (and skip or failure reason)."""
+    from datetime import date
+
+    config = _config(ctx)
+    engine = _engine(config, migrate_schema=False)
+    try:
+        run_date = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise click.UsageError(f"--date {day!r} is not a date (YYYY-MM-DD)") from None
+    with engine.connect() as connection:
+        report.print_status(connection, run_date, Console(highlight=False))
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.pass_context

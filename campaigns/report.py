@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from campaigns.plan import PLANNED, Plan
 from shop.models import OutboxMessage
@@ -131,4 +132,28 @@ def print_delivery(tally: Counter[str], console: Console) -> None:
     for key, count in sorted(tally.items()):
         status, _, reason = key.partition(":")
         table.add_row(status, reason or "-", str(count))
+    console.print(table)
+
+
+def print_status(connection: Connection, run_date: date | None, console: Console) -> None:
+    """Rows per campaign, channel, state and reason (an operator's first look)."""
+    query = select(
+        OutboxMessage.campaign,
+        OutboxMessage.channel,
+        OutboxMessage.status,
+        OutboxMessage.reason,
+        func.count(),
+    ).group_by(OutboxMessage.campaign, OutboxMessage.channel, OutboxMessage.status,
+               OutboxMessage.reason)  # fmt: skip
+    if run_date is not None:
+        query = query.where(OutboxMessage.run_date == run_date)
+    rows = sorted(connection.execute(query).all(), key=lambda r: tuple(str(v) for v in r))
+    if not rows:
+        console.print("The outbox is empty.")
+        return
+    table = Table()
+    for header in ("Campaign", "Channel", "State", "Reason", "Messages"):
+        table.add_column(header, justify="right" if header == "Messages" else "left")
+    for campaign, channel, state, reason, count in rows:
+        table.add_row(campaign, channel, state, reason or "-", str(count))
     console.print(table)

@@ -171,3 +171,22 @@ def test_preview_renders_what_the_customer_would_get_and_writes_nothing(
     assert "customer bo has no birthday moment at 2026-06-15 09:00; customers who do: ana" in (
         " ".join(missing.output.split())
     )
+
+
+def test_status_shows_the_ledger_by_campaign_and_state(
+    tmp_path: Path, db_url: str, shop: ShopFactory
+) -> None:
+    from datetime import date
+
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    shop.customer("bo", birth_date=date(1985, 6, 15), sms_opt_in=False)
+    assert _leal(tmp_path, "run", "--date", "2026-06-15", db_url=db_url).exit_code == 0
+    shown = _leal(tmp_path, "status", db_url=db_url)
+    other_day = _leal(tmp_path, "status", "--date", "2026-06-16", db_url=db_url)
+    assert shown.exit_code == 0, shown.output
+    rows = [line.split("│")[1:-1] for line in shown.output.splitlines() if "birthday" in line]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["birthday", "email", "queued", "-", "2"],
+        ["birthday", "sms", "queued", "-", "1"],
+    ]
+    assert "The outbox is empty." in other_day.output
