@@ -1,0 +1,155 @@
+"""Delivery from the ledger to a local SMTP server: messages/s and our CPU per email.
+
+    python bench/dispatch.py --messages 20000
+
+A demo-style shop gets N win-back emails planned into the outbox (SQLite), then 1 and 2
+worker processes deliver them through Leal's SMTP channel to an aiosmtpd sink running in
+its own process. Printed: messages/s, Leal's CPU ms per delivered email (render, MIME,
+ledger, SMTP client; the sink's CPU is not counted), beside raw smtplib sending the same
+bytes over one connection (the ceiling the sink allows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import smtplib
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, select, update  # noqa: E402
+
+from campaigns.config import Settings  # noqa: E402
+from campaigns.loader import Config  # noqa: E402
+from shop.db import make_engine, migrate  # noqa: E402
+from shop.models import Customer, OutboxMessage  # noqa: E402
+from templates.unsubscribe import Signer  # noqa: E402
+from workers.run import deliver_due  # noqa: E402
+
+NOW = datetime(2026, 6, 15, 8, tzinfo=UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    n = parser.parse_args().messages
+    sink = multiprocessing.get_context("spawn").Process(target=_sink, args=(2526,), daemon=True)
+    sink.start()
+    time.sleep(1.5)
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/bench.db"
+        config = _config(url)
+        _plan(url, n)
+        print(f"{n:,} win-back emails, SMTP sink on 127.0.0.1:2526 (aiosmtpd, own process)")
+        ceiling = _raw_smtplib(n)
+        print(
+            f"  raw smtplib, one connection      {ceiling:>8,.0f} messages/s (the sink's ceiling)"
+        )
+        for workers in (1, 2):
+            _reset(url)
+            rate, cpu_ms = _deliver(config, url, workers)
+            print(f"  leal, {workers} worker process(es)     {rate:>8,.0f} messages/s, "
+                  f"{cpu_ms:.2f} ms of our CPU per email")  # fmt: skip
+    sink.terminate()
+
+
+def _config(url: str) -> Config:
+    settings = Settings(
+        database={"url": url},
+        campaigns={"win_back": {"trigger": "win_back", "channels": ["email"],
+                                "template": "win_back", "recommendations": 0}},
+        delivery={"email": "smtp", "batch": 200},
+        smtp={"host": "127.0.0.1", "port": 2526, "security": "none"},
+        email={"from_address": "hola@cafe.example"},
+        web={"public_url": "https://leal.cafe.example"},
+        sending_hours={"sms": None},
+    )  # fmt: skip
+    return Config(settings, None)
+
+
+def _plan(url: str, n: int) -> None:
+    engine = make_engine(url)
+    migrate(engine)
+    customers = [
+        {"id": f"C{i:07d}", "email": f"c{i}@example.com", "phone": None,
+         "first_name": f"Client {i}",
+         "last_name": "Pérez", "locale": ("ca", "es", "it", "ro", "en")[i % 5],
+         "email_opt_in": True, "sms_opt_in": False}
+        for i in range(n)
+    ]  # fmt: skip
+    rows = [
+        {"campaign": "win_back", "trigger": "win_back", "customer_id": c["id"], "channel": "email",
+         "occasion": "win_back:2026-03-01", "status": "queued", "context":
+         {"last_order_on": "2026-03-01"}, "run_date": date(2026, 6, 15), "due_at": NOW,
+         "created_at": NOW, "updated_at": NOW, "attempts": 0, "priority": 0}
+        for c in customers
+    ]  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(insert(Customer), customers)
+        connection.execute(insert(OutboxMessage), rows)
+
+
+def _reset(url: str) -> None:
+    with make_engine(url).begin() as connection:
+        connection.execute(update(OutboxMessage).values(status="queued", attempts=0))
+
+
+def _deliver(config: Config, url: str, workers: int) -> tuple[float, float]:
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    started = time.perf_counter()
+    processes = [
+        context.Process(target=_worker, args=(config, url, results)) for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    cpu = sum(results.get() for _ in processes)
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - started
+    with make_engine(url).connect() as connection:
+        sent = len(
+            connection.execute(select(OutboxMessage.id).where(OutboxMessage.status == "sent")).all()
+        )
+    return sent / elapsed, cpu / sent * 1000
+
+
+def _worker(config: Config, url: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    start = time.process_time()
+    deliver_due(
+        make_engine(url), config, signer=Signer(b"k" * 32), clock=lambda: NOW + timedelta(hours=1)
+    )
+    results.put(time.process_time() - start)
+
+
+def _raw_smtplib(n: int) -> float:
+    body = (b"x" * 76 + b"\r\n") * 400  # about a rendered email, in SMTP-sized lines
+    data = b"From: a@cafe.example\r\nTo: b@example.com\r\nSubject: x\r\n\r\n" + body
+    with smtplib.SMTP("127.0.0.1", 2526) as connection:
+        started = time.perf_counter()
+        for _ in range(n):
+            connection.sendmail("a@cafe.example", ["b@example.com"], data)
+    return n / (time.perf_counter() - started)
+
+
+def _sink(port: int) -> None:
+    from aiosmtpd.controller import Controller
+
+    class Discard:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            return "250 OK"
+
+    controller = Controller(Discard(), hostname="127.0.0.1", port=port)
+    controller.start()
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
