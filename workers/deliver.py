@@ -82,26 +82,33 @@ class Deliverer:
                 connection, self.config.settings, refs, on, self.signer, Personal(coupons)
             )
         tally: Counter[str] = Counter()
-        for item, context in zip(claimed, contexts, strict=True):
-            hours = getattr(self.config.settings.sending_hours, item.ref.channel)
-            until = next_allowed(now, item.tz, hours)
-            if until is not None:
-                with self.engine.begin() as connection:
-                    ledger.defer(connection, item.ref.outbox_id or 0, until, now, "sending_hours")
-                tally["deferred:sending_hours"] += 1
-                continue
-            done = self._one(item, context, now)
-            status, reason = done.status, done.reason
-            with self.engine.begin() as connection:
-                ledger.finish(connection, item.ref.outbox_id or 0, status, now, reason=reason,
-                              detail=done.detail, due_at=done.due_at,
-                              provider_id=done.provider_id)  # fmt: skip
-                if reason == "hard_bounce" and item.recipient.email:
-                    suppress(connection, "email", item.recipient.email, reason, now)
-                if reason in ("opted_out", "invalid_number") and item.recipient.phone:
-                    suppress(connection, "sms", item.recipient.phone, reason, now)
-            tally[f"{status}:{reason}" if reason else status] += 1
+        with self.engine.connect() as connection:  # one connection, one commit per message
+            for item, context in zip(claimed, contexts, strict=True):
+                tally[self._deliver_one(connection, item, context, now)] += 1
+                connection.commit()
         return tally
+
+    def _deliver_one(
+        self, connection: Connection, item: Claimed, context: dict[str, Any] | None, now: datetime
+    ) -> str:
+        """Send one claimed row (or defer it) and record the outcome; returns its tally key."""
+        outbox_id = item.ref.outbox_id or 0
+        until = next_allowed(
+            now, item.tz, getattr(self.config.settings.sending_hours, item.ref.channel)
+        )
+        if until is not None:
+            ledger.defer(connection, outbox_id, until, now, "sending_hours")
+            return "deferred:sending_hours"
+        done = self._one(item, context, now)
+        ledger.finish(
+            connection, outbox_id, done.status, now, reason=done.reason, detail=done.detail,
+            due_at=done.due_at, provider_id=done.provider_id,
+        )  # fmt: skip
+        if done.reason == "hard_bounce" and item.recipient.email:
+            suppress(connection, "email", item.recipient.email, done.reason, now)
+        if done.reason in ("opted_out", "invalid_number") and item.recipient.phone:
+            suppress(connection, "sms", item.recipient.phone, done.reason, now)
+        return f"{done.status}:{done.reason}" if done.reason else done.status
 
     def _one(self, item: Claimed, context: dict[str, Any] | None, now: datetime) -> Done:
         if item.template is None:
