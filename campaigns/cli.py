@@ -180,6 +180,19 @@ def status(ctx: click.Context, day: str | None) -> None:
 
 
 @main.command()
+@click.argument("campaign")
+@click.pass_context
+def resume(ctx: click.Context, campaign: str) -> None:
+    """Resume the delivery of a campaign that paused itself after provider failures."""
+    from workers.ledger import resume as resume_campaign
+
+    config = _config(ctx)
+    with _engine(config, migrate_schema=False).begin() as connection:
+        resumed = resume_campaign(connection, campaign)
+    click.echo(f"{campaign}: resumed" if resumed else f"{campaign} was not paused")
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.pass_context

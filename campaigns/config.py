@@ -116,6 +116,7 @@ class DeliverySettings(Strict):
     sms: Literal["file", "twilio"] = "file"
     folder: Path = Path("var/outbox")
     batch: int = Field(500, ge=1, le=10_000)  # outbox rows per task
+    pause_after_failures: int = Field(25, ge=1)  # consecutive provider failures, per worker
 
 
 class SmtpSettings(Strict):

@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import Connection, func, select
 
 from campaigns.plan import PLANNED, Plan
-from shop.models import OutboxMessage
+from shop.models import CampaignPause, OutboxMessage
 
 if TYPE_CHECKING:
     from campaigns.daily import RunResult
@@ -148,6 +148,14 @@ def print_status(connection: Connection, run_date: date | None, console: Console
     if run_date is not None:
         query = query.where(OutboxMessage.run_date == run_date)
     rows = sorted(connection.execute(query).all(), key=lambda r: tuple(str(v) for v in r))
+    for paused, paused_at, why in connection.execute(
+        select(CampaignPause.campaign, CampaignPause.paused_at, CampaignPause.reason)
+    ):
+        console.print(
+            f"[bold red]{paused} is paused[/bold red] since {paused_at:%Y-%m-%d %H:%M} UTC: "
+            f"{why} (leal resume {paused})",
+            soft_wrap=True,
+        )
     if not rows:
         console.print("The outbox is empty.")
         return

@@ -246,6 +246,17 @@ class Coupon(Base):
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class CampaignPause(Base):
+    """A campaign whose delivery stopped itself after repeated provider failures; its
+    messages wait in the ledger until an operator resumes it (`leal resume`)."""
+
+    __tablename__ = "campaign_pauses"
+
+    campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(500))
+
+
 class Run(Base):
     """One evaluation of the campaigns for a run instant."""
 

@@ -31,6 +31,11 @@ from workers import ledger
 from workers.channels.base import Channel, Outcome, OutgoingEmail, OutgoingSms
 from workers.hours import next_allowed
 
+# Outcomes that say the provider, not the recipient, is failing.
+PROVIDER_FAILURES = frozenset(
+    {"smtp_unavailable", "smtp_temporary", "twilio_unavailable", "twilio_temporary",
+     "rate_limited", "twilio_error"}
+)  # fmt: skip
 RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 
@@ -64,6 +69,8 @@ class Deliverer:
         settings = config.settings
         self.renderer = Renderer(TemplateSet(config.templates_dir, settings.shop.default_locale))
         email = settings.email
+        self.failures: Counter[str] = Counter()  # consecutive provider failures per campaign
+        self.paused: set[str] = set()
         self.builder = EmailBuilder(email.from_name or settings.shop.name, email.from_address,
                                     email.reply_to)  # fmt: skip
 
@@ -93,6 +100,9 @@ class Deliverer:
     ) -> str:
         """Send one claimed row (or defer it) and record the outcome; returns its tally key."""
         outbox_id = item.ref.outbox_id or 0
+        if item.ref.campaign in self.paused:  # paused during this batch: give the rest back
+            ledger.defer(connection, outbox_id, now, now, "campaign_paused")
+            return "deferred:campaign_paused"
         until = next_allowed(
             now, item.tz, getattr(self.config.settings.sending_hours, item.ref.channel)
         )
@@ -104,11 +114,26 @@ class Deliverer:
             connection, outbox_id, done.status, now, reason=done.reason, detail=done.detail,
             due_at=done.due_at, provider_id=done.provider_id,
         )  # fmt: skip
+        self._count_failure(connection, item.ref.campaign, done, now)
         if done.reason == "hard_bounce" and item.recipient.email:
             suppress(connection, "email", item.recipient.email, done.reason, now)
         if done.reason in ("opted_out", "invalid_number") and item.recipient.phone:
             suppress(connection, "sms", item.recipient.phone, done.reason, now)
         return f"{done.status}:{done.reason}" if done.reason else done.status
+
+    def _count_failure(
+        self, connection: Connection, campaign: str, done: Done, now: datetime
+    ) -> None:
+        """Pause the campaign after `pause_after_failures` provider failures in a row."""
+        if done.status == ledger.SENT:
+            self.failures[campaign] = 0
+        elif done.reason in PROVIDER_FAILURES:
+            self.failures[campaign] += 1
+            limit = self.config.settings.delivery.pause_after_failures
+            if self.failures[campaign] >= limit:
+                why = f"{limit} provider failures in a row, the last: {done.reason} {done.detail}"
+                ledger.pause(connection, campaign, why, now)
+                self.paused.add(campaign)
 
     def _one(self, item: Claimed, context: dict[str, Any] | None, now: datetime) -> Done:
         if item.template is None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, update
 
-from shop.models import OutboxMessage
+from shop.models import CampaignPause, OutboxMessage
+from shop.sql import upsert_insert
 from shop.types import UTCDateTime
 
 QUEUED, SENDING, SENT = "queued", "sending", "sent"
@@ -34,6 +35,7 @@ def claim(connection: Connection, ids: Sequence[int], now: datetime) -> list[int
             OutboxMessage.id.in_(ids),
             OutboxMessage.status.in_(CLAIMABLE),
             OutboxMessage.due_at <= now,
+            _not_paused(),
         )
         .with_for_update(skip_locked=True)  # ignored by SQLite, which serialises writers
     )
@@ -51,11 +53,28 @@ def claim(connection: Connection, ids: Sequence[int], now: datetime) -> list[int
     return sorted(won.scalars())
 
 
+def _not_paused() -> ColumnElement[bool]:
+    return OutboxMessage.campaign.not_in(select(CampaignPause.campaign))
+
+
+def pause(connection: Connection, campaign: str, reason: str, now: datetime) -> None:
+    """Stop delivering `campaign` until it is resumed (idempotent)."""
+    insert = upsert_insert(connection, CampaignPause).on_conflict_do_nothing(
+        index_elements=["campaign"]
+    )
+    connection.execute(insert, {"campaign": campaign, "paused_at": now, "reason": reason[:500]})
+
+
+def resume(connection: Connection, campaign: str) -> bool:
+    done = connection.execute(delete(CampaignPause).where(CampaignPause.campaign == campaign))
+    return done.rowcount == 1
+
+
 def due_ids(connection: Connection, now: datetime, limit: int) -> list[int]:
     """Claimable rows whose time has come, oldest first."""
     query = (
         select(OutboxMessage.id)
-        .where(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.due_at <= now)
+        .where(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.due_at <= now, _not_paused())
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
     )

@@ -18,6 +18,7 @@ from shop.models import OutboxMessage, Suppression
 from templates.unsubscribe import Signer
 from tests.factories import ShopFactory, local
 from tests.workers.smtp_sink import Sink, smtp_sink
+from workers import ledger
 from workers.run import deliver_due
 
 AT = local("2026-06-15 09:00")
@@ -102,3 +103,31 @@ def test_a_server_that_is_down_means_retry(
     assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {
         "retry:smtp_unavailable": 1
     }
+
+
+def test_a_campaign_pauses_itself_after_repeated_provider_failures(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given four planned emails, a campaign that pauses after 2 provider failures in a row,
+    # and an SMTP server that is down
+    for n in range(4):
+        shop.customer(f"c{n}", birth_date=date(1990, 6, 15))
+    with smtp_sink() as (_, port):
+        pass
+    base = _config(settings, port)
+    delivery = base.settings.delivery.model_copy(update={"pause_after_failures": 2})
+    config = Config(base.settings.model_copy(update={"delivery": delivery}), None)
+    daily_run(engine, config, AT)
+    # when they are delivered
+    tally = deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW)
+    # then two fail for retry, the campaign pauses, the other two wait in the queue
+    assert tally == {"retry:smtp_unavailable": 2, "deferred:campaign_paused": 2}
+    assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {}
+    # and once resumed (the server back), the waiting ones go
+    with smtp_sink() as (server, up):
+        smtp = config.settings.smtp.model_copy(update={"port": up})
+        config = Config(config.settings.model_copy(update={"smtp": smtp}), None)
+        with engine.begin() as connection:
+            assert ledger.resume(connection, "birthday")
+        assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {"sent": 2}
+        assert len(server.recipients) == 2
