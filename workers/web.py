@@ -4,6 +4,8 @@
   `List-Unsubscribe=One-Click` suppresses that channel for that customer and answers 200
   only after the commit. A GET (link scanners fetch every URL) shows a confirmation page
   and changes nothing. A forged or altered token gets 403.
+- The shop's events (POST /events/customer|product|order|cart, bearer LEAL_EVENTS_TOKEN),
+  applied through the import's path so summaries stay current.
 - Twilio's inbound webhook, with a validated X-Twilio-Signature: STOP and its synonyms opt
   the number out of SMS, START opts it back in, HELP changes nothing. Twilio's status
   callbacks (same signature) record what became of each sent SMS in the ledger.
@@ -11,18 +13,21 @@
 
 from __future__ import annotations
 
+import hmac
 import html
 import os
 import re
 from datetime import UTC, datetime
+from typing import Any
 
-from fastapi import FastAPI, Form, HTTPException, Request, Response
+from fastapi import FastAPI, Form, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, Engine, delete, select, update
 from twilio.request_validator import RequestValidator
 
 from campaigns.loader import Config
 from shop.db import make_engine
+from shop.events import EventError, apply_event
 from shop.models import Customer, Suppression
 from templates.unsubscribe import BadTokenError, Signer, Unsubscribe
 from workers import ledger
@@ -33,6 +38,7 @@ STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"}
 )
 START_WORDS = frozenset({"START", "YES", "UNSTOP"})
+EVENTS_TOKEN_ENV = "LEAL_EVENTS_TOKEN"  # noqa: S105 (the variable's name, not a secret)
 _KEYWORD = re.compile(r"[^A-Z]")
 
 
@@ -82,6 +88,18 @@ def create_app(
         if not validator.validate(url, form, request.headers.get("X-Twilio-Signature", "")):
             raise HTTPException(status_code=403, detail="bad signature")
         return form
+
+    @app.post("/events/{kind}")
+    def event(kind: str, body: dict[str, Any], authorization: str = Header("")) -> dict[str, str]:
+        """The shop's events, authenticated by LEAL_EVENTS_TOKEN as a bearer token."""
+        expected = os.environ.get(EVENTS_TOKEN_ENV, "")
+        if not expected or not hmac.compare_digest(authorization, f"Bearer {expected}"):
+            raise HTTPException(status_code=403, detail="a valid bearer token is required")
+        try:
+            apply_event(engine, config.settings, kind, body)
+        except EventError as error:
+            raise HTTPException(status_code=422, detail=error.problems) from None
+        return {"status": "applied"}
 
     @app.post("/twilio/status")
     async def status(request: Request) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from campaigns.config import Settings
 from campaigns.loader import Config
-from shop.models import Customer, OutboxMessage, Suppression
+from shop.models import Customer, CustomerStats, LedgerEntry, OutboxMessage, Suppression
 from templates.unsubscribe import Signer
 from tests.factories import ShopFactory
 from workers.channels.twilio_sms import TOKEN_ENV
@@ -151,3 +151,58 @@ def test_status_callbacks_record_what_became_of_a_sent_sms(
         ("SMb", "failed", "twilio undelivered 30006"),
     ]
     assert _suppressed(engine) == [("sms", "+34600000009")]
+
+
+EVENTS = {"Authorization": "Bearer events-token"}
+
+
+@pytest.fixture
+def events(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    monkeypatch.setenv("LEAL_EVENTS_TOKEN", "events-token")
+    return client
+
+
+def test_an_order_event_books_points_and_refreshes_the_summary(
+    events: TestClient, engine: Engine, shop: ShopFactory
+) -> None:
+    # given a customer and a product
+    ana = shop.customer("ana")
+    shop.product("mug", price_cents=1250)
+    items = [{"sku": "mug", "quantity": 2, "unit_price": "12.50"}]
+    order = {"order_id": "o-77", "customer_id": ana, "ordered_at": "2026-06-14T10:00:00Z",
+             "total": "25.00", "items": items}  # fmt: skip
+    # when the shop posts the order twice (a retried webhook)
+    first = events.post("/events/order", json=order, headers=EVENTS)
+    again = events.post("/events/order", json=order, headers=EVENTS)
+    # then it is booked once: 25 points, and Ana's summary knows her last order
+    assert (first.status_code, again.status_code) == (200, 200)
+    with engine.connect() as connection:
+        points = connection.scalars(select(LedgerEntry.points)).all()
+        stats = connection.execute(
+            select(CustomerStats.order_count, CustomerStats.last_order_on)
+        ).one()
+    assert points == [25]
+    assert tuple(stats) == (1, date(2026, 6, 14))
+
+
+def test_a_bad_event_is_refused_with_the_reason_and_writes_nothing(
+    events: TestClient, engine: Engine, shop: ShopFactory
+) -> None:
+    answer = events.post("/events/cart", headers=EVENTS, json={
+        "cart_id": "k1", "customer_id": "ghost", "sku": "mug", "quantity": 1,
+        "at": "2026-06-14T10:00:00Z"})  # fmt: skip
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == ["cart_events: unknown customer_id 'ghost'"]
+    unknown = events.post("/events/refund", headers=EVENTS, json={})
+    assert unknown.status_code == 422
+
+
+def test_events_need_the_token(events: TestClient, engine: Engine) -> None:
+    customer = {"customer_id": "zoe", "first_name": "Zoe", "last_name": "Li",
+                "email_opt_in": False, "sms_opt_in": False}  # fmt: skip
+    assert events.post("/events/customer", json=customer).status_code == 403
+    wrong = {"Authorization": "Bearer nope"}
+    assert events.post("/events/customer", json=customer, headers=wrong).status_code == 403
+    assert events.post("/events/customer", json=customer, headers=EVENTS).status_code == 200
+    with engine.connect() as connection:
+        assert connection.scalars(select(Customer.id)).all() == ["zoe"]
