@@ -117,6 +117,7 @@ class DeliverySettings(Strict):
     folder: Path = Path("var/outbox")
     batch: int = Field(500, ge=1, le=10_000)  # outbox rows per task
     pause_after_failures: int = Field(25, ge=1)  # consecutive provider failures, per worker
+    claim_timeout_minutes: int = Field(10, ge=1)  # a row `sending` longer: its worker died
 
 
 class SmtpSettings(Strict):

@@ -40,7 +40,9 @@ def make_app(config: Config) -> Celery:
                 "schedule": crontab(
                     hour=settings.schedule.daily_at.hour, minute=settings.schedule.daily_at.minute
                 ),
-            }
+            },
+            # rows of dead workers back to the queue; deferred rows that came due go out
+            "recover": {"task": "leal.recover", "schedule": crontab(minute="*/5")},
         },
     )
     app.leal_config = config  # type: ignore[attr-defined]  # the tasks' settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy import Engine
@@ -58,3 +58,14 @@ def scheduled_daily_run() -> int:
     result = daily_run(_engine(), config, run_instant(config))
     dispatch.delay()
     return len(result.plan.planned)
+
+
+@app.task(name="leal.recover")
+def recover() -> int:
+    """Give back rows whose worker died mid-send (claimed too long ago), then dispatch."""
+    now = datetime.now(UTC)
+    timeout = timedelta(minutes=_config().settings.delivery.claim_timeout_minutes)
+    with _engine().begin() as connection:
+        released = ledger.release_stale(connection, now - timeout, now)
+    dispatch.delay()
+    return released

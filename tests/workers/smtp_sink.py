@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +18,8 @@ class Sink:
         self.recipients: list[str] = []
         self.sessions = 0
         self.replies: dict[str, str] = {}  # recipient -> RCPT reply, e.g. "550 5.1.1 no such user"
+        self.hold: str | None = None  # the first RCPT to this address waits (a slow server)
+        self.holding = threading.Event()
 
     async def handle_EHLO(  # noqa: N802 (aiosmtpd's hook name)
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -27,6 +31,10 @@ class Sink:
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        if address == self.hold:
+            self.hold = None
+            self.holding.set()
+            await asyncio.sleep(30)  # the client is killed meanwhile
         if address in self.replies:
             return self.replies[address]
         envelope.rcpt_tos.append(address)
