@@ -1,0 +1,83 @@
+"""The broker is only a doorbell: lost or unreachable, the ledger still sends each row once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+import redis
+from kombu.exceptions import OperationalError
+from sqlalchemy import Engine, func, select
+
+from campaigns.daily import daily_run
+from campaigns.loader import Config, load_config
+from shop.models import OutboxMessage
+from tests.factories import ShopFactory, local
+from tests.workers.test_celery import REDIS, _redis_or_skip, _settings_file
+from tests.workers.test_crash import _worker
+from workers import ledger
+from workers.celery_app import make_app
+
+AT = local("2026-06-15 09:00")
+
+
+def _sent(engine: Engine) -> int:
+    with engine.connect() as connection:
+        query = select(func.count()).where(OutboxMessage.status == ledger.SENT)
+        return int(connection.scalar(query) or 0)
+
+
+def _deliver_with_a_worker(engine: Engine, settings: Path, config: Config, expected: int) -> int:
+    worker = _worker(settings)
+    try:
+        make_app(config).send_task("leal.dispatch")
+        deadline = time.monotonic() + 60
+        while _sent(engine) < expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+    return _sent(engine)
+
+
+def test_tasks_flushed_from_the_broker_lose_nothing(
+    engine: Engine, db_url: str, shop: ShopFactory, tmp_path: Path
+) -> None:
+    _redis_or_skip()
+    for n in range(6):
+        shop.customer(f"c{n}", birth_date=date(1990, 6, 15))
+    settings = _settings_file(tmp_path, db_url)
+    config = load_config(settings)
+    daily_run(engine, config, AT)
+    # given dispatched batches that the broker then loses (FLUSHDB) before any worker ran
+    make_app(config).send_task("leal.dispatch")
+    time.sleep(0.5)
+    redis.Redis.from_url(REDIS).flushdb()
+    # when a worker starts and the rows are dispatched again
+    sent = _deliver_with_a_worker(engine, settings, config, 6)
+    # then all six go out, once each
+    assert sent == 6
+    assert len(list((tmp_path / "outbox" / "email").glob("*.eml"))) == 6
+
+
+def test_a_broker_that_is_down_delays_but_loses_nothing(
+    engine: Engine, db_url: str, shop: ShopFactory, tmp_path: Path
+) -> None:
+    _redis_or_skip()
+    for n in range(4):
+        shop.customer(f"c{n}", birth_date=date(1990, 6, 15))
+    settings = _settings_file(tmp_path, db_url)
+    config = load_config(settings)
+    daily_run(engine, config, AT)
+    # given a broker nobody answers on
+    down = Config(config.settings.model_copy(update={"workers": config.settings.workers.model_copy(
+        update={"broker_url": "redis://127.0.0.1:1/0"})}), None)  # fmt: skip
+    with pytest.raises(OperationalError):
+        make_app(down).send_task("leal.dispatch", retry=False)
+    assert _sent(engine) == 0
+    # when the broker is back, the rows (still queued in the ledger) go out once
+    assert _deliver_with_a_worker(engine, settings, config, 4) == 4
