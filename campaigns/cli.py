@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -135,6 +136,27 @@ def run(
     if diff:
         with engine.connect() as connection:
             report.print_diff(connection, result.plan, console)
+    if not dry_run and config.settings.workers.broker_url:
+        _ring_workers(config, console)
+
+
+def _ring_workers(config: Config, console: Console) -> None:
+    """Tell the workers there is work; if the broker is down, the rows wait in the ledger."""
+    from kombu.exceptions import OperationalError
+
+    from workers.celery_app import make_app
+
+    try:
+        make_app(config).send_task("leal.dispatch", retry=False)
+    except OperationalError as error:
+        console.print(
+            f"The broker is unreachable ({type(error).__name__}): the messages wait in the "
+            "ledger; leal.recover (beat) or `leal send` will deliver them.",
+            markup=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print("Dispatched to the workers.")
 
 
 @main.command()
@@ -142,12 +164,22 @@ def run(
 @click.pass_context
 def send(ctx: click.Context, limit: int | None) -> None:
     """Deliver the outbox rows that are due, through the configured channel."""
+    from rich.progress import Progress
+
+    from workers import ledger
     from workers.run import deliver_due
 
     config = _config(ctx)
     engine = _engine(config, migrate_schema=False)
-    tally = deliver_due(engine, config, limit=limit)
-    report.print_delivery(tally, Console(highlight=False))
+    with engine.connect() as connection:
+        due = len(ledger.due_ids(connection, datetime.now(UTC), limit or 10_000_000))
+    console = Console(highlight=False)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Delivering", total=due)
+        tally = deliver_due(
+            engine, config, limit=limit, progress=lambda n: progress.advance(task, n)
+        )
+    report.print_delivery(tally, console)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

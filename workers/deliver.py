@@ -8,6 +8,7 @@ own, so a crash costs at most the message in flight.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ PROVIDER_FAILURES = frozenset(
     {"smtp_unavailable", "smtp_temporary", "twilio_unavailable", "twilio_temporary",
      "rate_limited", "twilio_error"}
 )  # fmt: skip
+log = logging.getLogger("leal.delivery")
 RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 
@@ -119,6 +121,15 @@ class Deliverer:
             suppress(connection, "email", item.recipient.email, done.reason, now)
         if done.reason in ("opted_out", "invalid_number") and item.recipient.phone:
             suppress(connection, "sms", item.recipient.phone, done.reason, now)
+        log.info(
+            "outbox=%d campaign=%s channel=%s status=%s reason=%s attempt=%d",
+            outbox_id,
+            item.ref.campaign,
+            item.ref.channel,
+            done.status,
+            done.reason or "-",
+            item.attempts,
+        )  # fmt: skip  (ids and states only: never an address, a name or a token)
         return f"{done.status}:{done.reason}" if done.reason else done.status
 
     def _count_failure(

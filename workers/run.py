@@ -22,6 +22,7 @@ def deliver_due(
     limit: int | None = None,
     signer: Signer | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    progress: Callable[[int], None] | None = None,
 ) -> Counter[str]:
     """Deliver every due row (at most `limit`); the signer defaults to LEAL_SECRET_KEY."""
     channel = make_channel(config)
@@ -37,6 +38,8 @@ def deliver_due(
             if not ids:
                 break
             tally += deliverer.deliver(ids, now)
+            if progress is not None:
+                progress(len(ids))
             left = None if left is None else left - len(ids)
     finally:
         close_channel(channel)

@@ -190,3 +190,28 @@ def test_status_shows_the_ledger_by_campaign_and_state(
         ["birthday", "sms", "queued", "-", "1"],
     ]
     assert "The outbox is empty." in other_day.output
+
+
+def test_send_delivers_what_is_due_and_run_says_when_the_broker_is_down(
+    tmp_path: Path, db_url: str, shop: ShopFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+
+    monkeypatch.setenv("LEAL_SECRET_KEY", "k" * 32)
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    settings = SETTINGS.replace('["email", "sms"]', '["email"]') + (
+        '\n[workers]\nbroker_url = "redis://127.0.0.1:1/0"\n'
+    )
+    # when a run writes the ledger while the broker is unreachable
+    ran = _leal(tmp_path, "run", "--date", "2026-06-15", settings=settings, db_url=db_url)
+    # then it says the message waits in the ledger, and `leal send` delivers it, once
+    assert ran.exit_code == 0, ran.output
+    assert "The broker is unreachable" in ran.output
+    sent = _leal(tmp_path, "send", settings=settings, db_url=db_url)
+    again = _leal(tmp_path, "send", settings=settings, db_url=db_url)
+    assert sent.exit_code == 0, sent.output
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in sent.output.splitlines()
+            if line.startswith("│")]  # fmt: skip
+    assert rows == [["sent", "-", "1"]]
+    assert "Nothing was due." in again.output
+    assert len(list((tmp_path / "var" / "outbox" / "email").glob("*.eml"))) == 1

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email
 import json
+import logging
 from datetime import date, timedelta
 from email import policy
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select, update
 
 from campaigns.config import Settings
@@ -119,3 +121,23 @@ def test_a_row_is_claimed_once_and_a_lost_worker_gives_it_back(
         # then the rows are claimable again
         assert released == 2
         assert ledger.claim(connection, ids, now) == ids
+
+
+def test_delivery_logs_carry_ids_and_states_never_personal_data(
+    engine: Engine,
+    settings: Settings,
+    shop: ShopFactory,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shop.customer("ana", birth_date=date(1990, 6, 15), first_name="Anaïs", phone="+34611111111")
+    config = _config(settings, tmp_path)
+    daily_run(engine, config, AT)
+    with caplog.at_level(logging.INFO, logger="leal.delivery"):
+        deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW)
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 2 and all("status=sent" in line for line in lines)
+    assert all(line.startswith("outbox=") and "campaign=birthday" in line for line in lines)
+    text = " ".join(lines)
+    for personal in ("ana@example.com", "+34611111111", "Anaïs", "unsubscribe"):
+        assert personal not in text
