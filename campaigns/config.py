@@ -128,6 +128,7 @@ class SmtpSettings(Strict):
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
     envelope_from: str | None = None  # MAIL FROM for bounces; default [email] from_address
+    ca_file: Path | None = None  # a private relay's CA; default: the system's
 
 
 class Window(Strict):

@@ -34,8 +34,8 @@ from workers.hours import next_allowed
 
 # Outcomes that say the provider, not the recipient, is failing.
 PROVIDER_FAILURES = frozenset(
-    {"smtp_unavailable", "smtp_temporary", "twilio_unavailable", "twilio_temporary",
-     "rate_limited", "twilio_error"}
+    {"smtp_unavailable", "smtp_temporary", "smtp_auth", "smtp_rejected", "twilio_unavailable",
+     "twilio_temporary", "rate_limited", "twilio_error"}
 )  # fmt: skip
 log = logging.getLogger("leal.delivery")
 RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))

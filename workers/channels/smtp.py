@@ -1,9 +1,11 @@
 """The SMTP channel: one reused connection, STARTTLS or SSL, and honest outcomes.
 
-A 4xx reply is temporary (retry later), a 5xx to the recipient is a hard bounce (failed,
-and the address is suppressed by the deliverer). `smtplib.sendmail` does not raise when
-only some recipients are refused: it returns them, so that dict is read too. A dropped
-connection is a retry, and the next message opens a new one.
+A 4xx reply is temporary (retry later); a 5xx to RCPT is a hard bounce (failed, and the
+address is suppressed by the deliverer); a 5xx to MAIL FROM or DATA is the server refusing
+us, not the recipient (failed, nobody suppressed); a refused login is retried.
+`smtplib.sendmail` does not raise when only some recipients are refused: it returns them,
+so that dict is read too. A dropped connection (or a certificate we cannot verify) is a
+retry, and the next message opens a new connection.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class SmtpServer:
     username: str | None = None
     envelope_from: str = ""  # the bounce address (MAIL FROM)
     timeout: float = 30.0
+    ca_file: str | None = None  # verify the server against this CA instead of the system's
 
 
 class SmtpChannel:
@@ -41,15 +44,18 @@ class SmtpChannel:
             )
         except smtplib.SMTPRecipientsRefused as error:
             refused = error.recipients
-        except smtplib.SMTPResponseException as error:
+        except smtplib.SMTPAuthenticationError as error:
+            self.close()
+            return Outcome("retry", "smtp_auth", _detail(error.smtp_code, error.smtp_error))
+        except smtplib.SMTPResponseException as error:  # MAIL FROM or DATA refused
             self._drop_if_closed(error)
-            return _by_code(error.smtp_code, error.smtp_error)
-        except (smtplib.SMTPException, OSError) as error:
+            return _server_refusal(error.smtp_code, error.smtp_error)
+        except (smtplib.SMTPException, OSError) as error:  # incl. a certificate we cannot trust
             self.close()
             return Outcome("retry", "smtp_unavailable", type(error).__name__)
         if message.to in refused:
             code, text = refused[message.to]
-            return _by_code(code, text)
+            return _recipient_refusal(code, text)
         return Outcome("sent")
 
     def send_sms(self, message: OutgoingSms) -> Outcome:
@@ -69,7 +75,8 @@ class SmtpChannel:
         return self._connection
 
     def _open(self) -> smtplib.SMTP:
-        server, context = self.server, ssl.create_default_context()
+        server = self.server
+        context = ssl.create_default_context(cafile=server.ca_file)  # verifies host and chain
         connection: smtplib.SMTP
         if server.security == "ssl":
             connection = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout,
@@ -87,9 +94,20 @@ class SmtpChannel:
             self.close()
 
 
-def _by_code(code: int, text: bytes | str) -> Outcome:
-    detail = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    detail = f"{code} {detail}"[:500]
+def _detail(code: int, text: bytes | str) -> str:
+    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {words}"[:500]
+
+
+def _recipient_refusal(code: int, text: bytes | str) -> Outcome:
+    """RCPT refused: 4xx later, 5xx the address does not exist (suppressed)."""
     if 400 <= code < 500:
-        return Outcome("retry", "smtp_temporary", detail)
-    return Outcome("failed", "hard_bounce", detail)
+        return Outcome("retry", "smtp_temporary", _detail(code, text))
+    return Outcome("failed", "hard_bounce", _detail(code, text))
+
+
+def _server_refusal(code: int, text: bytes | str) -> Outcome:
+    """The server refused the sender or the message, not the recipient: never a bounce."""
+    if 400 <= code < 500:
+        return Outcome("retry", "smtp_temporary", _detail(code, text))
+    return Outcome("failed", "smtp_rejected", _detail(code, text))
