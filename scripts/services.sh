@@ -45,3 +45,5 @@ ensure_redis() {
 
 ensure_postgres
 ensure_redis
+# the SMTP TLS test makes its certificate with the openssl command
+command -v openssl >/dev/null || apt_install openssl
