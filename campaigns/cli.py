@@ -7,6 +7,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -136,8 +137,41 @@ def run(
     if diff:
         with engine.connect() as connection:
             report.print_diff(connection, result.plan, console)
-    if not dry_run and config.settings.workers.broker_url:
+    if dry_run:
+        return
+    if config.settings.workers.broker_url:
         _ring_workers(config, console)
+    else:  # no broker: the tasks run here, now
+        _deliver_here(engine, config, console)
+
+
+def _deliver_here(engine: Engine, config: Config, console: Console) -> None:
+    from templates.unsubscribe import MissingSecretError, Signer
+
+    try:
+        signer = Signer.from_env()
+    except MissingSecretError as error:
+        console.print(f"Not delivered: {error}. Then: leal send", markup=False, soft_wrap=True)
+        return
+    _send_with_progress(engine, config, console, None, signer)
+
+
+def _send_with_progress(
+    engine: Engine, config: Config, console: Console, limit: int | None, signer: Any = None
+) -> None:
+    from rich.progress import Progress
+
+    from workers import ledger
+    from workers.run import deliver_due
+
+    with engine.connect() as connection:
+        due = len(ledger.due_ids(connection, datetime.now(UTC), limit or 10_000_000))
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Delivering", total=due)
+        tally = deliver_due(
+            engine, config, limit=limit, signer=signer, progress=lambda n: progress.advance(task, n)
+        )
+    report.print_delivery(tally, console)
 
 
 def _ring_workers(config: Config, console: Console) -> None:
@@ -164,22 +198,9 @@ def _ring_workers(config: Config, console: Console) -> None:
 @click.pass_context
 def send(ctx: click.Context, limit: int | None) -> None:
     """Deliver the outbox rows that are due, through the configured channel."""
-    from rich.progress import Progress
-
-    from workers import ledger
-    from workers.run import deliver_due
-
     config = _config(ctx)
     engine = _engine(config, migrate_schema=False)
-    with engine.connect() as connection:
-        due = len(ledger.due_ids(connection, datetime.now(UTC), limit or 10_000_000))
-    console = Console(highlight=False)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Delivering", total=due)
-        tally = deliver_due(
-            engine, config, limit=limit, progress=lambda n: progress.advance(task, n)
-        )
-    report.print_delivery(tally, console)
+    _send_with_progress(engine, config, Console(highlight=False), limit)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -215,3 +215,23 @@ def test_send_delivers_what_is_due_and_run_says_when_the_broker_is_down(
     assert rows == [["sent", "-", "1"]]
     assert "Nothing was due." in again.output
     assert len(list((tmp_path / "var" / "outbox" / "email").glob("*.eml"))) == 1
+
+
+def test_run_without_a_broker_delivers_here_once_a_secret_key_is_set(
+    tmp_path: Path, db_url: str, shop: ShopFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    settings = SETTINGS.replace('["email", "sms"]', '["email"]')
+    monkeypatch.delenv("LEAL_SECRET_KEY", raising=False)
+    keyless = _leal(tmp_path, "run", "--date", "2026-06-15", settings=settings, db_url=db_url)
+    assert keyless.exit_code == 0, keyless.output
+    assert "Not delivered: set LEAL_SECRET_KEY" in " ".join(keyless.output.split())
+    assert not (tmp_path / "var" / "outbox" / "email").exists()
+    monkeypatch.setenv("LEAL_SECRET_KEY", "k" * 32)
+    ran = _leal(tmp_path, "run", "--date", "2026-06-15", settings=settings, db_url=db_url)
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in ran.output.splitlines()
+            if line.startswith("│") and "sent" in line]  # fmt: skip
+    assert rows == [["sent", "-", "1"]]
+    assert len(list((tmp_path / "var" / "outbox" / "email").glob("*.eml"))) == 1
