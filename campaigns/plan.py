@@ -18,8 +18,8 @@ from sqlalchemy import Connection, exists, func, select
 
 from campaigns.config import Campaign, Channel
 from campaigns.loader import Config
-from campaigns.policies import Recipient, channel_block
-from shop.models import Customer, OutboxMessage, Suppression
+from campaigns.policies import Recipient, channel_block, recipient_columns
+from shop.models import Customer, OutboxMessage
 from triggers import TRIGGERS
 from triggers.base import RunContext
 
@@ -113,18 +113,10 @@ def _campaign_messages(
             OutboxMessage.occasion == found.c.occasion,
         )
 
-    def suppressed(channel: str, address: Any) -> Any:
-        return exists().where(Suppression.channel == channel, Suppression.address == address)
-
     query = (
         select(
             found,
-            Customer.email,
-            Customer.phone,
-            Customer.email_opt_in,
-            Customer.sms_opt_in,
-            suppressed("email", Customer.email).label("email_suppressed"),
-            suppressed("sms", Customer.phone).label("sms_suppressed"),
+            *recipient_columns(),
             *(in_outbox(ch).label(f"{ch}_in_outbox") for ch in campaign.channels),
         )
         .join(Customer, Customer.id == found.c.customer_id)

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, exists, select
+from sqlalchemy import Connection, Engine, select
 
 from campaigns.loader import Config
 from campaigns.offers import find_coupons
-from campaigns.policies import Recipient, channel_block
+from campaigns.policies import Recipient, channel_block, recipient_columns
 from shop.models import Customer, OutboxMessage, Suppression
 from shop.sql import upsert_insert
 from templates.context import MessageRef, Personal, build_contexts
@@ -206,21 +206,8 @@ def suppress(
 
 def _load(connection: Connection, config: Config, ids: list[int]) -> list[Claimed]:
     """The claimed rows with what the send-time checks need, in one query."""
-
-    def suppressed(channel: str, address: Any) -> Any:
-        return exists().where(Suppression.channel == channel, Suppression.address == address)
-
     query = (
-        select(
-            OutboxMessage.__table__,
-            Customer.email,
-            Customer.phone,
-            Customer.email_opt_in,
-            Customer.sms_opt_in,
-            Customer.timezone,
-            suppressed("email", Customer.email).label("email_suppressed"),
-            suppressed("sms", Customer.phone).label("sms_suppressed"),
-        )
+        select(OutboxMessage.__table__, Customer.timezone, *recipient_columns())
         .join(Customer, Customer.id == OutboxMessage.customer_id)
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)

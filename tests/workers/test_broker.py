@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from datetime import date
 from pathlib import Path
@@ -11,37 +9,26 @@ from pathlib import Path
 import pytest
 import redis
 from kombu.exceptions import OperationalError
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from campaigns.daily import daily_run
 from campaigns.loader import Config, load_config
-from shop.models import OutboxMessage
 from tests.factories import ShopFactory, local
+from tests.workers.helpers import count, start_worker, stop_worker, wait_for
 from tests.workers.test_celery import REDIS, _redis_or_skip, _settings_file
-from tests.workers.test_crash import _worker
 from workers import ledger
 from workers.celery_app import make_app
 
 AT = local("2026-06-15 09:00")
 
 
-def _sent(engine: Engine) -> int:
-    with engine.connect() as connection:
-        query = select(func.count()).where(OutboxMessage.status == ledger.SENT)
-        return int(connection.scalar(query) or 0)
-
-
 def _deliver_with_a_worker(engine: Engine, settings: Path, config: Config, expected: int) -> int:
-    worker = _worker(settings)
+    worker = start_worker(settings)
     try:
         make_app(config).send_task("leal.dispatch")
-        deadline = time.monotonic() + 60
-        while _sent(engine) < expected and time.monotonic() < deadline:
-            time.sleep(0.2)
+        return wait_for(engine, expected)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
-    return _sent(engine)
+        stop_worker(worker)
 
 
 def test_tasks_flushed_from_the_broker_lose_nothing(
@@ -78,6 +65,6 @@ def test_a_broker_that_is_down_delays_but_loses_nothing(
         update={"broker_url": "redis://127.0.0.1:1/0"})}), None)  # fmt: skip
     with pytest.raises(OperationalError):
         make_app(down).send_task("leal.dispatch", retry=False)
-    assert _sent(engine) == 0
+    assert count(engine, ledger.SENT) == 0
     # when the broker is back, the rows (still queued in the ledger) go out once
     assert _deliver_with_a_worker(engine, settings, config, 4) == 4

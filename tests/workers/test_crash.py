@@ -8,20 +8,16 @@ reply never reached the client — is left to the stable Message-ID (docs/delive
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from campaigns.daily import daily_run
 from campaigns.loader import load_config
-from shop.models import OutboxMessage
 from tests.factories import ShopFactory, local
+from tests.workers.helpers import count, start_worker, stop_worker, wait_for
 from tests.workers.smtp_sink import smtp_sink
 from tests.workers.test_celery import REDIS, _redis_or_skip
 from workers import ledger
@@ -53,21 +49,6 @@ recommendations = 0
     return path
 
 
-def _worker(settings: Path) -> subprocess.Popen[bytes]:
-    env = os.environ | {"LEAL_SETTINGS": str(settings), "LEAL_SECRET_KEY": "k" * 32}
-    return subprocess.Popen(
-        [sys.executable, "-m", "campaigns.cli", "worker", "-c", "1", "--without-gossip",
-         "--without-mingle", "--without-heartbeat"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-
-
-def _sent(engine: Engine) -> int:
-    with engine.connect() as connection:
-        query = select(func.count()).where(OutboxMessage.status == ledger.SENT)
-        return int(connection.scalar(query) or 0)
-
-
 def test_kill_9_mid_batch_then_recovery_sends_each_email_once(
     engine: Engine, db_url: str, shop: ShopFactory, tmp_path: Path
 ) -> None:
@@ -81,27 +62,23 @@ def test_kill_9_mid_batch_then_recovery_sends_each_email_once(
         daily_run(engine, config, AT)
         producer = make_app(config)
         # when a worker delivers and is killed -9 while the server holds the 8th email
-        first = _worker(settings)
+        first = start_worker(settings)
         producer.send_task("leal.dispatch")
         assert server.holding.wait(60), "the worker never reached the held email"
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-        before = _sent(engine)
+        stop_worker(first, signal.SIGKILL)
+        before = count(engine, ledger.SENT)
         # and the ledger gives back what the dead worker held, and a new worker delivers
         with engine.begin() as connection:
             now = datetime.now(UTC)
             released = ledger.release_stale(connection, now, now)
-        second = _worker(settings)
+        second = start_worker(settings)
         try:
             producer.send_task("leal.dispatch")
-            deadline = time.monotonic() + 60
-            while _sent(engine) < 20 and time.monotonic() < deadline:
-                time.sleep(0.2)
+            after = wait_for(engine, 20)
         finally:
-            os.killpg(second.pid, signal.SIGTERM)
-            second.wait(timeout=30)
+            stop_worker(second)
         # then the crash happened mid-batch, and the server holds every email exactly once
         assert 7 <= before < 20 and released >= 1
-        assert _sent(engine) == 20
+        assert after == 20
         assert sorted(server.recipients) == [f"c{n:02d}@example.com" for n in range(20)]
         assert len(server.messages) == 20
