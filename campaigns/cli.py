@@ -178,7 +178,7 @@ def _ring_workers(config: Config, console: Console) -> None:
     """Tell the workers there is work; if the broker is down, the rows wait in the ledger."""
     from kombu.exceptions import OperationalError
 
-    from workers.celery_app import make_app
+    from workers.celery_config import make_app
 
     try:
         make_app(config).send_task("leal.dispatch", retry=False)

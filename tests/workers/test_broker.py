@@ -17,7 +17,7 @@ from tests.factories import ShopFactory, local
 from tests.workers.helpers import count, start_worker, stop_worker, wait_for
 from tests.workers.test_celery import REDIS, _redis_or_skip, _settings_file
 from workers import ledger
-from workers.celery_app import make_app
+from workers.celery_config import make_app
 
 AT = local("2026-06-15 09:00")
 

@@ -16,7 +16,7 @@ from shop.models import OutboxMessage
 from tests.factories import ShopFactory, local
 from tests.workers.helpers import start_worker, stop_worker, wait_for
 from workers import ledger
-from workers.celery_app import make_app
+from workers.celery_config import make_app
 
 REDIS = os.environ.get("LEAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AT = local("2026-06-15 09:00")

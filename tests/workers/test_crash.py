@@ -21,7 +21,7 @@ from tests.workers.helpers import count, start_worker, stop_worker, wait_for
 from tests.workers.smtp_sink import smtp_sink
 from tests.workers.test_celery import REDIS, _redis_or_skip
 from workers import ledger
-from workers.celery_app import make_app
+from workers.celery_config import make_app
 
 AT = local("2026-06-15 09:00")
 
