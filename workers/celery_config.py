@@ -47,4 +47,3 @@ def make_app(config: Config) -> Celery:
     )
     app.leal_config = config  # type: ignore[attr-defined]  # the tasks' settings
     return app
-
