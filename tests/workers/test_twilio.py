@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from campaigns.loader import Config
 from shop.models import OutboxMessage, Suppression
 from templates.unsubscribe import Signer
 from tests.factories import ShopFactory, local
+from tests.workers.test_celery import REDIS, _redis_or_skip
 from tests.workers.twilio_fake import fake_twilio
 from workers.channels import Routed
 from workers.channels.base import OutgoingSms
@@ -71,3 +73,36 @@ def test_the_rate_per_sender_is_held_exactly() -> None:
     assert 2.0 - 0.005 <= times[-1] - times[0] < 2.3
     assert max(sum(start <= t < start + 1.0 for t in times) for start in times) <= 21
     assert server.requests[0][2]["MessagingServiceSid"] == service
+
+
+def test_two_workers_sharing_redis_hold_one_senders_rate_together() -> None:
+    # given two workers (separate channels, separate threads) on one sender, 10 a second
+    _redis_or_skip()
+    with fake_twilio() as (server, url):
+        accounts = [
+            TwilioAccount(
+                "AC" + "2" * 32,
+                from_number="+34900000009",
+                rate_per_second=10,
+                api_url=url,
+                pace_redis_url=REDIS,
+            )
+            for _ in range(2)
+        ]
+        channels = [TwilioChannel(account) for account in accounts]
+
+        def send(channel: TwilioChannel) -> None:
+            for n in range(8):
+                channel.send_sms(OutgoingSms(n, "+34600000001", "hola"))
+
+        threads = [threading.Thread(target=send, args=(channel,)) for channel in channels]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    # then their 16 messages together go out 100 ms apart: 1.5 s, not the 0.75 s of two
+    # workers pacing alone
+    times = sorted(when for when, _, _ in server.requests)
+    assert len(times) == 16
+    assert 1.5 - 0.01 <= times[-1] - times[0] < 1.8
+    assert max(sum(start <= t < start + 1.0 for t in times) for start in times) <= 11

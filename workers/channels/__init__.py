@@ -51,10 +51,16 @@ def make_channel(config: Config) -> Routed:
                 twilio.messaging_service_sid,
                 twilio.status_callback,
                 twilio.rate_per_second,
+                pace_redis_url=_redis(settings.workers.broker_url),
             )
         )
     assert email is not None and sms is not None
     return Routed(email, sms)
+
+
+def _redis(broker_url: str | None) -> str | None:
+    """Workers that share a Redis broker share their senders' pace through it."""
+    return broker_url if broker_url and broker_url.startswith(("redis://", "rediss://")) else None
 
 
 def close_channel(channel: Channel) -> None:

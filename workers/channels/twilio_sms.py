@@ -4,14 +4,12 @@ callback, and a pace per sender.
 Twilio's error codes decide the outcome: 21610 (the number replied STOP) and 21211 /
 30006 (not a valid mobile number) fail the message and suppress the number; 20429 or an
 HTTP 429 (too many requests) and any 5xx are retried later. The pace holds the configured
-rate exactly for this process: one message every 1/rate seconds, never faster.
+rate per sender: in this process, or across all workers when they share a Redis.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 from dataclasses import dataclass
 
 from requests.exceptions import RequestException
@@ -19,6 +17,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from workers.channels.base import Outcome, OutgoingEmail, OutgoingSms
+from workers.pace import LocalPace, Pace, RedisPace
 
 TOKEN_ENV = "LEAL_TWILIO_AUTH_TOKEN"  # noqa: S105 (the variable's name, not a secret)
 OPTED_OUT, INVALID = {21610}, {21211, 21614, 30006}
@@ -33,6 +32,11 @@ class TwilioAccount:
     status_callback: str | None = None
     rate_per_second: float = 1.0
     api_url: str | None = None  # tests point the SDK at a local server
+    pace_redis_url: str | None = None  # share the pace with every worker on this Redis
+
+    @property
+    def sender(self) -> str:
+        return self.messaging_service_sid or self.from_number or ""
 
 
 class TwilioChannel:
@@ -43,12 +47,14 @@ class TwilioChannel:
         self.client = Client(account.account_sid, os.environ.get(TOKEN_ENV, ""))
         if account.api_url:
             self.client.api.base_url = account.api_url
-        self._interval = 1.0 / account.rate_per_second
-        self._next = 0.0
-        self._lock = threading.Lock()
+        self.pace: Pace = (
+            RedisPace(account.pace_redis_url, account.sender, account.rate_per_second)
+            if account.pace_redis_url
+            else LocalPace(account.rate_per_second)
+        )
 
     def send_sms(self, message: OutgoingSms) -> Outcome:
-        self._pace()
+        self.pace.wait()
         sender = (
             {"messaging_service_sid": self.account.messaging_service_sid}
             if self.account.messaging_service_sid
@@ -71,14 +77,6 @@ class TwilioChannel:
 
     def send_email(self, message: OutgoingEmail) -> Outcome:
         raise TypeError("the Twilio channel sends SMS only")
-
-    def _pace(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            wait = self._next - now
-            if wait > 0:
-                time.sleep(wait)
-            self._next = max(now, self._next) + self._interval
 
 
 def _by_error(error: TwilioRestException) -> Outcome:
