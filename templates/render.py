@@ -103,8 +103,8 @@ class Renderer:
         self, name: str, part: str, locale: str, context: dict[str, Any]
     ) -> tuple[str, str]:
         template, variant = self.template(name, part, locale)
-        try:
-            return template.render(context), variant
+        try:  # filters speak the template's language (a pt-BR customer reading Spanish)
+            return template.render(context, render_locale=variant), variant
         except UndefinedError as error:
             raise RenderSkipError(f"{name}/{variant}/{part}: {error.message}") from None
         except SecurityError as error:

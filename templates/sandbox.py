@@ -20,6 +20,8 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from templates.tiers import tier_name
+
 __all__ = ["SecurityError", "format_money", "make_environment"]
 
 _UNSAFE_NAMES = frozenset({"mro", "format", "format_map"})
@@ -55,6 +57,7 @@ def make_environment(*, html: bool) -> ImmutableSandboxedEnvironment:
     )
     environment.filters["money"] = _money
     environment.filters["date"] = _date
+    environment.filters["tier"] = _tier
     environment.filters["attr"] = _refuse_attr  # `|attr` reaches attributes by computed name
     return environment
 
@@ -72,13 +75,13 @@ def format_money(cents: int, currency: str, locale: str) -> str:
 
 @pass_context
 def _money(context: Context, cents: int) -> str:
-    return format_money(cents, context["shop"]["currency"], context["customer"]["locale"])
+    return format_money(cents, context["shop"]["currency"], _language(context))
 
 
 @pass_context
 def _date(context: Context, day: date, style: str = "long") -> str:
     """A date in the customer's language: 2026-12-24 -> "24 de desembre de 2026" (ca)."""
-    return _format_date(day, style, _locale(context["customer"]))
+    return _format_date(day, style, _language(context))
 
 
 @lru_cache(maxsize=4096)
@@ -86,5 +89,12 @@ def _format_date(day: date, style: str, locale: str) -> str:
     return str(format_date(day, format=style, locale=locale))
 
 
-def _locale(customer: Any) -> str:
-    return str(customer["locale"]).replace("-", "_")
+@pass_context
+def _tier(context: Context, tier: str | None) -> str | None:
+    """A tier in the customer's language: "gold" -> "Or" (ca), "Aur" (ro)."""
+    return tier_name(tier, _language(context))
+
+
+def _language(context: Context) -> str:
+    """The locale of the template being rendered, else the customer's."""
+    return str(context.get("render_locale") or context["customer"]["locale"]).replace("-", "_")

@@ -72,7 +72,7 @@ def test_a_missing_value_skips_the_message_with_a_reason() -> None:
 def test_a_locale_without_templates_falls_back_to_the_shops_default() -> None:
     email = RENDERER.email("tier_up", sample_context("tier_up", "pt-BR"))
     assert email.locale == "es"
-    assert "Maximiliana Josefina, ya eres Gold" in email.subject
+    assert "Maximiliana Josefina, ya eres Oro" in email.subject  # the tier in Spanish too
 
 
 def _shop_templates(tmp_path: Path, sms: str) -> Renderer:
