@@ -4,85 +4,30 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, select
 
 from campaigns.config import Settings
 from shop import csv_rows, import_parse
-from shop.importer import ImportReport, import_dir
 from shop.models import (
-    Base,
-    Cart,
     CartEvent,
     Customer,
-    CustomerStats,
     LedgerEntry,
     Order,
     OrderItem,
     Product,
 )
-
-ON = date(2026, 6, 15)
-TABLES: list[type[Base]] = [
-    Customer, Product, Order, OrderItem, CartEvent, LedgerEntry, CustomerStats, Cart
-]  # fmt: skip
-HEADERS = {name: ",".join(columns) for name, columns in csv_rows.COLUMNS.items()}
-SHOP = {
-    "customers": [
-        "ana,Ana.Perez@Example.COM,612 34 56 78,Ana,Pérez,1990-02-28,ca,Europe/Madrid,true,"
-        "false,2024-01-15T10:00:00",
-        "bo,,,Bo,Li,,,,false,FALSE,",
-        "cy,cy@example.com,+39 312 345 6789,Cy,Rossi,2000-02-29,it,,true,true,2025-01-01T08:00Z",
-    ],
-    "products": [
-        "cup,Cup,Tableware,12.5,https://shop.example/cup.jpg,https://shop.example/cup,true",
-        "tea,Green tea,,3,,,false",
-    ],
-    "orders": [
-        "o1,ana,2026-03-28T23:30:00Z,25.99",  # already 29 March in Madrid
-        "o2,ana,2026-06-01T10:00:00+02:00,600.00",
-        "o3,bo,2026-06-10T12:00:00+02:00,3.00",
-    ],
-    "order_items": ["o1,cup,2,12.50", "o1,tea,1,0.99"],
-    "cart_events": [
-        "k1,bo,cup,1,2026-06-14T18:00:00+02:00",
-        "k1,bo,cup,0,2026-06-14T18:05:00+02:00",
-    ],
-}
-
-
-def write(directory: Path, name: str, *lines: str, header: str | None = None) -> Path:
-    path = directory / f"{name}.csv"
-    text = "".join(f"{line}\n" for line in (header or HEADERS[name], *lines))
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def write_shop(directory: Path, **replaced: list[str]) -> Path:
-    directory.mkdir(exist_ok=True)
-    for name, lines in (SHOP | replaced).items():
-        write(directory, name, *lines)
-    return directory
-
-
-def run(engine: Engine, directory: Path, settings: Settings, **options: Any) -> ImportReport:
-    return import_dir(engine, directory, settings, on=ON, **options)
-
-
-def table(engine: Engine, model: type[Base]) -> list[dict[str, Any]]:
-    with engine.connect() as connection:
-        rows = connection.execute(select(model.__table__).order_by(*model.__table__.c))
-        return [row._asdict() for row in rows]
-
-
-def by_key(engine: Engine, model: type[Base], key: str) -> dict[Any, dict[str, Any]]:
-    return {row[key]: row for row in table(engine, model)}
-
-
-def counts(report: ImportReport) -> list[tuple[str, int, int, int]]:
-    return [(file.name, file.rows, file.imported, file.bad) for file in report.files]
+from tests.shop.import_files import (
+    HEADERS,
+    SHOP,
+    by_key,
+    counts,
+    run,
+    table,
+    write,
+    write_shop,
+)
 
 
 def test_imports_the_five_files_with_exact_values(
@@ -166,68 +111,6 @@ def test_stored_instants_and_dates_compare_equal_to_sqlalchemy_bound_values(
         ).all()
     # then they are found: the stored text is what SQLAlchemy would have written
     assert (orders, by_date, earned, carts) == (["o1"], ["o1"], ["o1"], [0])
-
-
-def test_customer_stats_are_filled_for_customers_with_orders(
-    engine: Engine, settings: Settings, tmp_path: Path
-) -> None:
-    # given Ana with 625 points over two orders, Bo with 3 and Cy with no order
-    write_shop(tmp_path)
-    # when the shop is imported as of 15 June
-    run(engine, tmp_path, settings)
-    # then each customer with orders has a summary as of that date, with a tier
-    stats = by_key(engine, CustomerStats, "customer_id")
-    assert set(stats) == {"ana", "bo"}
-    assert stats["ana"] == {
-        "customer_id": "ana", "order_count": 2, "total_spent_cents": 62599,
-        "first_order_on": date(2026, 3, 29), "last_order_on": date(2026, 6, 1),
-        "last_order_at": datetime(2026, 6, 1, 8, 0, tzinfo=UTC), "points_balance": 625,
-        "points_window": 625, "tier": "silver", "computed_on": ON,
-    }  # fmt: skip
-    assert (stats["bo"]["order_count"], stats["bo"]["tier"]) == (1, "bronze")
-
-
-def test_a_later_import_refreshes_only_the_customers_it_gave_orders(
-    engine: Engine, settings: Settings, tmp_path: Path
-) -> None:
-    # given a shop imported on 15 June
-    run(engine, write_shop(tmp_path / "first"), settings)
-    # when a later file brings one more order for Bo, imported on 20 June
-    later = tmp_path / "later"
-    later.mkdir()
-    write(later, "orders", "o4,bo,2026-06-19T09:00:00Z,10.00")
-    report = import_dir(engine, later, settings, on=date(2026, 6, 20))
-    # then Bo's summary is recomputed on that date and Ana's is left as it was
-    stats = by_key(engine, CustomerStats, "customer_id")
-    assert report.problems == []
-    assert (stats["bo"]["order_count"], stats["bo"]["computed_on"]) == (2, date(2026, 6, 20))
-    assert (stats["ana"]["order_count"], stats["ana"]["computed_on"]) == (2, ON)
-
-
-def test_cart_summaries_follow_each_lines_latest_event_across_imports(
-    engine: Engine, settings: Settings, tmp_path: Path
-) -> None:
-    # given a first import where Bo's cart k1 got a cup then had it removed, and Ana's k2
-    # holds two cups and a tea
-    k2 = ["k2,ana,cup,2,2026-06-14T10:00Z", "k2,ana,tea,1,2026-06-14T10:01Z"]
-    run(engine, write_shop(tmp_path / "first", cart_events=[*SHOP["cart_events"], *k2]), settings)
-    first = by_key(engine, Cart, "cart_id")
-    # when a later import only changes k2's tea to 3
-    later = tmp_path / "later"
-    later.mkdir()
-    write(later, "cart_events", "k2,ana,tea,3,2026-06-14T11:00Z")
-    run(engine, later, settings)
-    # then each summary holds the latest change and the units still in the cart
-    assert {cart: (row["item_count"], row["last_change_at"]) for cart, row in first.items()} == {
-        "k1": (0, datetime(2026, 6, 14, 16, 5, tzinfo=UTC)),
-        "k2": (3, datetime(2026, 6, 14, 10, 1, tzinfo=UTC)),
-    }
-    after = by_key(engine, Cart, "cart_id")
-    assert (after["k2"]["item_count"], after["k2"]["last_change_at"]) == (
-        5,
-        datetime(2026, 6, 14, 11, 0, tzinfo=UTC),
-    )
-    assert after["k1"] == first["k1"]
 
 
 @pytest.mark.parametrize("parsed", ["inline", "in-a-helper-process"])
@@ -326,94 +209,6 @@ def test_bad_rows_are_reported_by_file_and_line_and_good_rows_still_import(
         (Customer, "id"), (Product, "sku"), (Order, "id"), (LedgerEntry, "order_id"),
         (OrderItem, "sku"), (CartEvent, "customer_id"),
     )] == [["ana", "multi"], ["cup"], ["o1"], ["o1"], ["cup"], ["ana"]]  # fmt: skip
-
-
-def test_strict_writes_nothing_when_a_row_is_bad(
-    engine: Engine, settings: Settings, tmp_path: Path
-) -> None:
-    # given a shop whose last cart event has a bad quantity
-    write_shop(tmp_path, cart_events=[*SHOP["cart_events"], "k2,bo,cup,-2,2026-06-14T19:00Z"])
-    # when it is imported strictly
-    report = run(engine, tmp_path, settings, strict=True)
-    # then the problem is reported and no table holds a row
-    assert report.problems == [f"{tmp_path / 'cart_events.csv'}:4: quantity '-2' is negative"]
-    assert not report.committed
-    assert [table(engine, model) for model in TABLES] == [[]] * len(TABLES)
-
-
-def indexes(engine: Engine) -> dict[str, list[str]]:
-    inspector = inspect(engine)
-    return {
-        model.__tablename__: sorted(
-            str(ix["name"]) for ix in inspector.get_indexes(model.__tablename__)
-        )
-        for model in TABLES
-    }
-
-
-@pytest.mark.parametrize("strict", [False, True])
-def test_a_first_load_leaves_every_index_in_place_whether_it_commits_or_not(
-    engine: Engine, settings: Settings, tmp_path: Path, strict: bool
-) -> None:
-    # given an empty, migrated shop and its indexes (the import drops the non-unique ones
-    # of empty tables while it loads)
-    before = indexes(engine)
-    assert "ix_loyalty_ledger_customer_on" in before["loyalty_ledger"]
-    # when a first import commits, or rolls back on a bad row under --strict
-    bad = ["k2,bo,cup,-2,2026-06-14T19:00Z"] if strict else []
-    report = run(
-        engine,
-        write_shop(tmp_path, cart_events=[*SHOP["cart_events"], *bad]),
-        settings,
-        strict=strict,
-    )
-    # then the schema holds the same indexes as before
-    assert report.committed is not strict
-    assert indexes(engine) == before
-
-
-def test_strict_commits_when_every_row_is_good(
-    engine: Engine, settings: Settings, tmp_path: Path
-) -> None:
-    report = run(engine, write_shop(tmp_path), settings, strict=True)
-    assert (report.committed, report.problems) == (True, [])
-    assert len(table(engine, Order)) == 3
-
-
-def test_importing_the_same_files_again_changes_nothing(
-    engine: Engine, settings: Settings, tmp_path: Path
-) -> None:
-    # given an imported shop and a snapshot of every table it fills
-    write_shop(tmp_path)
-    run(engine, tmp_path, settings)
-    before = [table(engine, model) for model in TABLES]
-    # when the same files are imported again
-    again = run(engine, tmp_path, settings)
-    # then every row is accepted and the tables are identical, with no duplicate
-    assert (again.committed, again.problems) == (True, [])
-    assert [table(engine, model) for model in TABLES] == before
-    assert [len(rows) for rows in before] == [3, 2, 3, 2, 2, 3, 2, 1]
-
-
-def test_a_new_import_updates_customers_and_products_but_never_rewrites_orders(
-    engine: Engine, settings: Settings, tmp_path: Path
-) -> None:
-    # given an imported shop
-    run(engine, write_shop(tmp_path / "first"), settings)
-    # when files with a new e-mail, a new price and another total for o1 are imported
-    second = write_shop(
-        tmp_path / "second",
-        customers=["bo,bo@example.com,,Bo,Li,,,,true,false,"],
-        products=["tea,Green tea,,3.50,,,true"],
-        orders=["o1,ana,2026-03-28T23:30:00Z,99.00"],
-    )
-    run(engine, second, settings)
-    # then customers and products are upserted, and the order and its points stay
-    bo = by_key(engine, Customer, "id")["bo"]
-    assert (bo["email"], bo["email_opt_in"]) == ("bo@example.com", True)
-    assert by_key(engine, Product, "sku")["tea"]["price_cents"] == 350
-    assert by_key(engine, Order, "id")["o1"]["total_cents"] == 2599
-    assert by_key(engine, LedgerEntry, "order_id")["o1"]["points"] == 25
 
 
 def test_extra_columns_are_ignored_with_one_warning_and_columns_found_by_name(
