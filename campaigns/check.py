@@ -13,7 +13,8 @@ from campaigns.config import Campaign
 from campaigns.loader import Config, Problem
 from templates.lint import lint_template
 from templates.loader import TemplateNotFoundError, TemplateSet
-from templates.render import MjmlError, Renderer, RenderSkipError, compile_mjml
+from templates.mjml import email_problems
+from templates.render import Renderer, RenderSkipError
 from templates.samples import MOMENTS, sample_context
 
 TEMPLATE_SUFFIXES = {".txt", ".mjml", ".html", ".j2"}
@@ -48,18 +49,14 @@ def _file_problems(path: Path) -> list[Problem]:
         return [Problem(str(path), None, "not UTF-8 text")]
     problems = lint_template(path, text)
     if path.name == "email.mjml" and not problems:
-        problems += _compile_problems(path, text)
+        problems += _compile_problems(path)
     return problems
 
 
-def _compile_problems(path: Path, text: str) -> list[Problem]:
+def _compile_problems(path: Path) -> list[Problem]:
+    """Compile the email as a customer of that locale would get it (file:line, includes too)."""
     locale, template = path.parent.name, path.parent.parent
-    try:
-        source = TemplateSet(template.parent, locale).source(template.name, path.name, locale)
-        compile_mjml(source.text)
-    except (MjmlError, TemplateNotFoundError) as error:
-        return [Problem(str(path), None, f"MJML: {error}")]
-    return []
+    return email_problems(TemplateSet(template.parent, locale), template.name, locale)
 
 
 def _campaign_problems(

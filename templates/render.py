@@ -1,34 +1,28 @@
 """Rendering a message: compiled once per template version, one Jinja render per recipient.
 
-MJML is compiled by `mjml-python` (the MRML engine: ~0.1 ms a template here, against
-~16 ms for node `mjml`), once per distinct source text; the compiled HTML, with its Jinja
-tags intact, becomes one Jinja template. A message whose data cannot fill its template
+MJML is compiled by `templates.mjml` (mjml-python, ~0.1 ms a template) once per version of
+the resolved source; the compiled HTML, its Jinja tags intact, becomes one Jinja template,
+which the renderer keeps per (template, part, locale). A message whose data cannot fill its template
 (a missing value, a sandbox refusal, an SMS over budget, a line break in a subject) is
 skipped with the reason, never sent half-filled.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-import mjml
 from jinja2 import Template, UndefinedError
 from jinja2.exceptions import SecurityError
 
 from templates.loader import TemplateSet
+from templates.mjml import compile_template
 from templates.sandbox import make_environment
 from templates.sms import SmsParts, SmsTooLongError, check_sms
 
 
 class RenderSkipError(Exception):
     """This message cannot be rendered for this customer; the message says why."""
-
-
-class MjmlError(ValueError):
-    """The MJML compiler refused a template."""
 
 
 @dataclass(frozen=True)
@@ -44,19 +38,6 @@ class RenderedSms:
     text: str
     parts: SmsParts
     locale: str
-
-
-@lru_cache(maxsize=256)
-def _compile_mjml(digest: str, source: str) -> str:
-    """MJML -> HTML, cached per source text (the digest keys the cache cheaply)."""
-    try:
-        return str(mjml.mjml2html(source))
-    except Exception as error:  # the binding raises plain exceptions with the parser's text
-        raise MjmlError(str(error)) from None
-
-
-def compile_mjml(source: str) -> str:
-    return _compile_mjml(hashlib.sha256(source.encode()).hexdigest(), source)
 
 
 class Renderer:
@@ -93,7 +74,7 @@ class Renderer:
         if key not in self._compiled:
             source = self.templates.source(name, part, locale)
             if part.endswith(".mjml"):
-                template = self.html.from_string(compile_mjml(source.text))
+                template = compile_template(source, self.html)
             else:
                 template = self.plain.from_string(source.text)
             self._compiled[key] = (template, source.locale)
