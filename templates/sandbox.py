@@ -13,8 +13,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from jinja2 import StrictUndefined, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
@@ -58,6 +59,7 @@ def make_environment(*, html: bool) -> ImmutableSandboxedEnvironment:
     environment.filters["money"] = _money
     environment.filters["date"] = _date
     environment.filters["tier"] = _tier
+    environment.filters["plural"] = _plural
     environment.filters["attr"] = _refuse_attr  # `|attr` reaches attributes by computed name
     return environment
 
@@ -93,6 +95,24 @@ def _format_date(day: date, style: str, locale: str) -> str:
 def _tier(context: Context, tier: str | None) -> str | None:
     """A tier in the customer's language: "gold" -> "Or" (ca), "Aur" (ro)."""
     return tier_name(tier, _language(context))
+
+
+@pass_context
+def _plural(context: Context, count: int, *, other: str, **forms: str) -> str:
+    """A count with the noun form its language's plural rules ask for (CLDR categories
+    one, two, few, many, other): `860 | plural(one="punct", few="puncte", other="de puncte")`
+    -> "860 de puncte" in Romanian, where 19 takes "puncte"."""
+    return format_count(count, _language(context), other=other, **forms)
+
+
+def format_count(count: int, locale: str, *, other: str, **forms: str) -> str:
+    category = _locale(locale).plural_form(count)
+    return f"{format_decimal(count, locale=locale)} {forms.get(category, other)}"
+
+
+@lru_cache(maxsize=64)
+def _locale(locale: str) -> Locale:
+    return Locale.parse(locale)
 
 
 def _language(context: Context) -> str:

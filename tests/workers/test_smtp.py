@@ -58,7 +58,8 @@ def test_every_email_arrives_once_over_one_connection(
         for raw in server.messages
     )
     assert subjects == [
-        f"¡Feliz cumpleaños, Client {n}! Un regalo de Leal Demo Shop" for n in range(5)
+        f"¡Feliz cumpleaños, Client {n}! Todo el equipo de Leal Demo Shop te felicita"
+        for n in range(5)
     ]
     assert sorted(server.recipients) == [f"c{n}@example.com" for n in range(5)]
     assert server.sessions == 1  # the connection is reused
