@@ -1,92 +1,70 @@
-"""Product recommendations, computed for a whole batch of customers at once.
+"""Product recommendations, fitted once per daily run and scored for a whole batch.
 
-Item-to-item co-purchase: the cosine similarity of products over the binary
-customer × product matrix of purchases (scipy sparse), so a customer's scores are their
-purchases times the similarity matrix. Customers without history, and any slots left,
-get what was popular over the last 90 days. Never an out-of-stock product; never one the
-customer already bought unless the campaign allows it; for a cart, the products bought
-with its lines, never the lines themselves. Time is a parameter: only orders placed by
-`as_of` count. Ties break by SKU, so a run is reproducible.
+`Recommender.fit` reads the orders placed by `as_of` in three set-based queries into a
+scipy sparse customer × product matrix of purchases. Item-to-item co-purchase is the
+cosine similarity of products over that matrix, so a customer's scores are one sparse
+product (their purchases × the similarity); customers without history, and any slots
+left, get what sold best (distinct buyers) in the `popularity_days` before `as_of`.
+
+Never an out-of-stock product; never one the customer already bought unless the campaign
+allows it; for an abandoned cart, the products bought with its lines, never the lines.
+Columns are kept in popularity order, then by SKU, so equal scores fall back to
+popularity and then to the SKU, and every run with the same data gives the same answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import numpy as np
-import numpy.typing as npt
-from scipy import sparse
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, distinct, func, select
 
 from shop.models import Order, OrderItem, Product
+from templates.recommend_rank import (
+    Bools,
+    Floats,
+    Ints,
+    Sparse,
+    Strings,
+    binary,
+    cosine,
+    lookup,
+    top_k,
+)
 
-Floats = npt.NDArray[np.float64]
-_BATCH = 2000  # customers scored per matrix product: bounds memory on big catalogs
+CELLS = 1 << 22  # customers × products scored per batch: bounds memory on big catalogues
 
 
 @dataclass(frozen=True)
-class Purchase:
-    customer_id: str
-    sku: str
-    at: datetime
-
-
-@dataclass
 class Recommender:
-    skus: list[str]  # column -> sku, sorted, so ties break by sku
-    customers: dict[str, int]  # customer -> row of `bought`
-    bought: sparse.csr_matrix  # customers x products, 1 where bought
-    similarity: sparse.csr_matrix  # products x products, cosine, no diagonal
-    popularity: Floats  # buyers per product over the popularity window
-    in_stock: npt.NDArray[np.bool_]
+    skus: Strings  # column -> SKU, by popularity (descending) then SKU
+    customer_ids: Strings  # row of `bought` -> customer id, sorted
+    bought: Sparse  # customers × products, 1 where bought by `as_of`
+    similarity: Sparse  # products × products, cosine, zero diagonal
+    popularity: Floats  # distinct buyers per product in the popularity window
+    in_stock: Bools
 
     @classmethod
     def fit(
         cls, connection: Connection, *, as_of: datetime, popularity_days: int = 90
     ) -> Recommender:
-        """From the shop's orders placed by `as_of` (two queries, no loop per customer)."""
-        rows = connection.execute(
-            select(Order.customer_id, OrderItem.sku, Order.ordered_at)
-            .join(OrderItem, OrderItem.order_id == Order.id)
-            .where(Order.ordered_at <= as_of)
-        )
-        purchases = [Purchase(customer, sku, at) for customer, sku, at in rows]
-        stock = {
-            sku: bool(flag)
-            for sku, flag in connection.execute(select(Product.sku, Product.in_stock))
-        }
-        return cls.from_purchases(purchases, stock, as_of=as_of, popularity_days=popularity_days)
-
-    @classmethod
-    def from_purchases(
-        cls,
-        purchases: Sequence[Purchase],
-        stock: Mapping[str, bool],
-        *,
-        as_of: datetime,
-        popularity_days: int = 90,
-    ) -> Recommender:
-        known = [p for p in purchases if p.at <= as_of]
-        skus = sorted(set(stock) | {p.sku for p in known})
-        column = {sku: i for i, sku in enumerate(skus)}
-        customers = {c: i for i, c in enumerate(sorted({p.customer_id for p in known}))}
-        bought = _binary(
-            [customers[p.customer_id] for p in known],
-            [column[p.sku] for p in known],
-            (len(customers), len(skus)),
-        )
+        """The model as of `as_of`: orders placed later do not exist for it."""
+        catalogue = connection.execute(select(Product.sku, Product.in_stock)).all()
+        skus = np.array(sorted(sku for sku, _ in catalogue), dtype=np.str_)
+        stock = {sku for sku, in_stock in catalogue if in_stock}
+        in_stock = np.array([sku in stock for sku in skus], dtype=bool)
+        customers, bought = _purchases(connection, as_of, skus)
         since = as_of - timedelta(days=popularity_days)
-        recent = [p for p in known if p.at > since]
-        recent_buyers = _binary(
-            [customers[p.customer_id] for p in recent],
-            [column[p.sku] for p in recent],
-            (len(customers), len(skus)),
+        popularity = _popularity(connection, since, as_of, skus)
+        # Popular first, then by SKU: top_k breaks equal scores by column.
+        order = np.lexsort((np.arange(len(skus)), -popularity))
+        bought = Sparse(bought[:, order])
+        return cls(
+            skus[order], customers, bought, cosine(bought), popularity[order], in_stock[order]
         )
-        popularity = np.asarray(recent_buyers.sum(axis=0), dtype=np.float64).ravel()
-        in_stock = np.array([stock.get(sku, False) for sku in skus], dtype=bool)
-        return cls(skus, customers, bought, _cosine(bought), popularity, in_stock)
 
     def recommend(
         self,
@@ -96,71 +74,86 @@ class Recommender:
         exclude_purchased: bool = True,
         cart_skus: Mapping[str, Sequence[str]] | None = None,
     ) -> dict[str, list[str]]:
-        """Up to `k` SKUs per customer, best first."""
+        """Up to `k` SKUs per customer, best first (fewer only when the catalogue runs out).
+
+        With `cart_skus` for a customer, their scores start from the cart's lines instead
+        of their history: the cart's complements.
+        """
         ids = list(dict.fromkeys(customer_ids))
-        carts = cart_skus or {}
+        batch = max(1, CELLS // max(1, len(self.skus)))
         found: dict[str, list[str]] = {}
-        for start in range(0, len(ids), _BATCH):
-            batch = ids[start : start + _BATCH]
-            seeds = self._seeds(batch, carts)
-            scores = np.asarray((seeds @ self.similarity).todense(), dtype=np.float64)
-            banned = self._banned(batch, carts, exclude_purchased)
-            for row, customer_id in enumerate(batch):
-                found[customer_id] = self._top(scores[row], banned[row], k)
+        for start in range(0, len(ids), batch):
+            part = ids[start : start + batch]
+            scores = self._scores(part, cart_skus or {}, exclude_purchased)
+            for customer_id, columns in zip(part, top_k(scores, k), strict=True):
+                found[customer_id] = self.skus[columns].tolist()
         return found
 
-    def _seeds(self, batch: list[str], carts: Mapping[str, Sequence[str]]) -> sparse.csr_matrix:
-        """Per customer, the products their scores start from: the cart if any, else
-        their purchases."""
-        rows, columns = [], []
-        column = {sku: i for i, sku in enumerate(self.skus)}
-        for row, customer_id in enumerate(batch):
-            if customer_id in carts:
-                picked = [column[s] for s in carts[customer_id] if s in column]
-            else:
-                picked = list(self._purchased(customer_id))
-            rows += [row] * len(picked)
-            columns += picked
-        return _binary(rows, columns, (len(batch), len(self.skus)))
+    def without_similarity(self) -> Recommender:
+        """The popularity baseline: the same exclusions, no co-purchase scores."""
+        return replace(self, similarity=Sparse(self.similarity.shape, dtype=np.float64))
 
-    def _purchased(self, customer_id: str) -> npt.NDArray[np.int32]:
-        row = self.customers.get(customer_id)
-        if row is None:
-            return np.array([], dtype=np.int32)
-        return self.bought.indices[self.bought.indptr[row] : self.bought.indptr[row + 1]]
+    @cached_property
+    def _columns(self) -> dict[str, int]:
+        return {sku: column for column, sku in enumerate(self.skus.tolist())}
 
-    def _banned(
-        self, batch: list[str], carts: Mapping[str, Sequence[str]], exclude_purchased: bool
-    ) -> npt.NDArray[np.bool_]:
-        banned = np.tile(~self.in_stock, (len(batch), 1))
-        column = {sku: i for i, sku in enumerate(self.skus)}
-        for row, customer_id in enumerate(batch):
-            if exclude_purchased:
-                banned[row, self._purchased(customer_id)] = True
-            banned[row, [column[s] for s in carts.get(customer_id, ()) if s in column]] = True
-        return banned
+    def _scores(
+        self, ids: list[str], carts: Mapping[str, Sequence[str]], exclude_purchased: bool
+    ) -> Floats:
+        """Dense batch × products scores, -inf where a product must not be offered."""
+        rows, known = lookup(self.customer_ids, np.array(ids, dtype=np.str_))
+        has_cart = np.array([customer_id in carts for customer_id in ids], dtype=bool)
+        cart = self._cart_matrix(ids, carts)
+        history = _select_rows(rows, known & ~has_cart, len(self.customer_ids)) @ self.bought
+        scores = Sparse((history + cart) @ self.similarity).toarray()
+        banned = np.broadcast_to(~self.in_stock, scores.shape) | (cart.toarray() > 0)
+        if exclude_purchased:
+            purchased = _select_rows(rows, known, len(self.customer_ids)) @ self.bought
+            banned = banned | (Sparse(purchased).toarray() > 0)
+        scores[banned] = -np.inf
+        return scores
 
-    def _top(self, scores: Floats, banned: npt.NDArray[np.bool_], k: int) -> list[str]:
-        """Positive co-purchase scores first, then popularity; ties by sku (column order)."""
-        order = np.lexsort((np.arange(len(scores)), -self.popularity, -scores))
-        picked = [i for i in order if not banned[i]]
-        return [self.skus[i] for i in picked[:k]]
-
-
-def _binary(rows: list[int], columns: list[int], shape: tuple[int, int]) -> sparse.csr_matrix:
-    data = np.ones(len(rows), dtype=np.float64)
-    matrix = sparse.csr_matrix((data, (rows, columns)), shape=shape)
-    matrix.data[:] = 1.0  # a product bought twice counts once
-    return matrix
+    def _cart_matrix(self, ids: list[str], carts: Mapping[str, Sequence[str]]) -> Sparse:
+        """Batch × products, 1 for each cart line (SKUs unknown to the catalogue dropped)."""
+        lines = [
+            (row, self._columns[sku])
+            for row, customer_id in enumerate(ids)
+            for sku in carts.get(customer_id, ())
+            if sku in self._columns
+        ]
+        rows = np.array([row for row, _ in lines], dtype=np.intp)
+        columns = np.array([column for _, column in lines], dtype=np.intp)
+        return binary(rows, columns, (len(ids), len(self.skus)))
 
 
-def _cosine(bought: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Products x products cosine similarity of their buyer sets, without the diagonal."""
-    co = (bought.T @ bought).tocsr()
-    norms = np.sqrt(co.diagonal())
-    norms[norms == 0] = 1.0
-    inverse = sparse.diags(1.0 / norms)
-    similarity = (inverse @ co @ inverse).tocsr()
-    similarity.setdiag(0.0)
-    similarity.eliminate_zeros()
-    return sparse.csr_matrix(similarity)
+def _select_rows(rows: Ints, keep: Bools, height: int) -> Sparse:
+    """A batch × customers selector: row i picks customer rows[i] where keep[i]."""
+    return binary(np.flatnonzero(keep), rows[keep], (len(rows), height))
+
+
+def _purchases(connection: Connection, as_of: datetime, skus: Strings) -> tuple[Strings, Sparse]:
+    """Sorted customer ids and the customers × products (sorted SKUs) 0/1 matrix."""
+    query = (
+        select(Order.customer_id, OrderItem.sku)
+        .join(OrderItem, OrderItem.order_id == Order.id)
+        .where(Order.ordered_at <= as_of)
+        .distinct()
+    )
+    pairs = connection.execute(query).all()
+    customers, rows = np.unique(
+        np.array([customer for customer, _ in pairs], dtype=np.str_), return_inverse=True
+    )
+    columns, _ = lookup(skus, np.array([sku for _, sku in pairs], dtype=np.str_))
+    return customers, binary(rows.astype(np.intp), columns, (len(customers), len(skus)))
+
+
+def _popularity(connection: Connection, since: datetime, as_of: datetime, skus: Strings) -> Floats:
+    """Distinct buyers per product (sorted SKUs) of orders placed in (since, as_of]."""
+    query = (
+        select(OrderItem.sku, func.count(distinct(Order.customer_id)))
+        .join(Order, Order.id == OrderItem.order_id)
+        .where(Order.ordered_at > since, Order.ordered_at <= as_of)
+        .group_by(OrderItem.sku)
+    )
+    counts: dict[str, int] = {sku: buyers for sku, buyers in connection.execute(query)}
+    return np.array([counts.get(sku, 0) for sku in skus.tolist()], dtype=np.float64)

@@ -1,98 +1,183 @@
-"""Recommendations: co-purchase, popularity, exclusions, carts, time as a parameter."""
+"""Recommendations on small hand-built shops (SQLite and PostgreSQL) with known answers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, insert
+import numpy as np
+import pytest
+from sqlalchemy import Engine, insert, update
 
-from shop.models import OrderItem
-from templates.recommend import Purchase, Recommender
+from shop.models import OrderItem, Product
+from templates import recommend
+from templates.recommend import Recommender
+from templates.recommend_rank import top_k
 from tests.factories import ShopFactory
 
-AS_OF = datetime(2026, 6, 15, 9, tzinfo=UTC)
+AS_OF = datetime(2026, 6, 15, 7, tzinfo=UTC)
 RECENT = AS_OF - timedelta(days=10)
-STOCK = {sku: True for sku in ("beans", "filter", "grinder", "kettle", "mug", "tea")}
+CATALOGUE = ("beans", "filter", "grinder", "kettle", "mug", "tea")
 
 
-def bought(*rows: tuple[str, str], at: datetime = RECENT) -> list[Purchase]:
-    return [Purchase(customer, sku, at) for customer, sku in rows]
+class Shop:
+    """A catalogue and orders written through the shop factory."""
+
+    def __init__(self, engine: Engine, factory: ShopFactory) -> None:
+        self.engine, self.factory = engine, factory
+        self.customers: set[str] = set()
+        for sku in CATALOGUE:
+            factory.product(sku)
+
+    def buy(self, customer: str, *skus: str, at: datetime = RECENT) -> None:
+        """One order of `skus` by `customer` at `at`."""
+        if customer not in self.customers:
+            self.factory.customer(customer)
+            self.customers.add(customer)
+        order = self.factory.order(customer, at)
+        lines = [
+            {"order_id": order, "sku": s, "quantity": 1, "unit_price_cents": 100} for s in skus
+        ]
+        with self.engine.begin() as connection:
+            connection.execute(insert(OrderItem), lines)
+
+    def out_of_stock(self, *skus: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(Product).where(Product.sku.in_(skus)).values(in_stock=False))
+
+    def model(self, as_of: datetime = AS_OF, popularity_days: int = 90) -> Recommender:
+        with self.engine.connect() as connection:
+            return Recommender.fit(connection, as_of=as_of, popularity_days=popularity_days)
 
 
-# beans and filter go together (3 buyers), mug and tea (2); grinder is bought alone, by 5
-HISTORY = bought(
-    ("a", "beans"), ("a", "filter"), ("b", "beans"), ("b", "filter"), ("c", "beans"),
-    ("c", "filter"), ("d", "mug"), ("d", "tea"), ("e", "mug"), ("e", "tea"),
-    ("f", "grinder"), ("g", "grinder"), ("h", "grinder"), ("i", "grinder"), ("j", "grinder"),
-    ("new", "beans"),
-)  # fmt: skip
+def history(shop: Shop) -> Shop:
+    """beans go with filters (3 buyers), mugs with tea (2); the grinder is bought alone,
+    by 5, so it is the best seller; "new" has bought beans only, "a" beans and a filter."""
+    for customer in "abc":
+        shop.buy(customer, "beans", "filter")
+    for customer in "de":
+        shop.buy(customer, "mug", "tea")
+    for customer in "fghij":
+        shop.buy(customer, "grinder")
+    shop.buy("new", "beans")
+    return shop
 
 
-def test_a_customer_gets_what_others_bought_with_their_products_first() -> None:
-    model = Recommender.from_purchases(HISTORY, STOCK, as_of=AS_OF)
-    # "new" bought beans: the filter first, then the popular grinder, never the beans
-    assert model.recommend(["new"], k=2) == {"new": ["filter", "grinder"]}
+@pytest.fixture
+def demo(engine: Engine, shop: ShopFactory) -> Shop:
+    return history(Shop(engine, shop))
 
 
-def test_already_bought_is_allowed_when_the_campaign_says_so() -> None:
-    model = Recommender.from_purchases(HISTORY, STOCK, as_of=AS_OF)
-    # a bought beans and filter, each the other's complement
+def test_a_customer_gets_the_complement_of_what_they_bought_first(demo: Shop) -> None:
+    # the filter (bought with beans), then the best seller; never the beans again
+    assert demo.model().recommend(["new"], k=2) == {"new": ["filter", "grinder"]}
+
+
+def test_already_bought_is_excluded_unless_the_campaign_allows_it(demo: Shop) -> None:
+    model = demo.model()
+    # a bought beans and a filter: best sellers follow, mug before tea (equal) by SKU
     assert model.recommend(["a"], k=2) == {"a": ["grinder", "mug"]}
+    # allowed, each is the other's complement; beans (4 buyers) before the filter (3)
     assert model.recommend(["a"], k=2, exclude_purchased=False) == {"a": ["beans", "filter"]}
 
 
-def test_a_customer_without_history_gets_the_last_90_days_best_sellers() -> None:
-    # an old favourite, bought by many 200 days ago, is not popular now
-    old = bought(*[(f"o{n}", "kettle") for n in range(9)], at=AS_OF - timedelta(days=200))
-    model = Recommender.from_purchases(HISTORY + old, STOCK, as_of=AS_OF)
-    assert model.recommend(["stranger"], k=3) == {"stranger": ["grinder", "beans", "filter"]}
+def test_out_of_stock_is_never_recommended(demo: Shop) -> None:
+    demo.out_of_stock("filter", "grinder")
+    picks = demo.model().recommend(["new", "a", "stranger"], k=6, exclude_purchased=False)
+    assert all({"filter", "grinder"}.isdisjoint(skus) for skus in picks.values())
+    assert picks["new"][:2] == ["beans", "mug"]
 
 
-def test_out_of_stock_is_never_recommended() -> None:
-    model = Recommender.from_purchases(HISTORY, STOCK | {"filter": False}, as_of=AS_OF)
-    picks = model.recommend(["new", "stranger"], k=5)
-    assert all("filter" not in skus for skus in picks.values())
-    assert picks["new"][0] == "grinder"
+def test_a_customer_without_history_gets_the_best_sellers_of_the_last_90_days(
+    demo: Shop,
+) -> None:
+    # a kettle sold to 9 customers 200 days ago is an old favourite, not a best seller
+    for n in range(9):
+        demo.buy(f"old{n}", "kettle", at=AS_OF - timedelta(days=200))
+    demo.buy("edge", "tea", at=AS_OF - timedelta(days=90, seconds=1))  # just outside
+    assert demo.model().recommend(["stranger"], k=4) == {
+        "stranger": ["grinder", "beans", "filter", "mug"]
+    }
+    over_a_year = demo.model(popularity_days=365).recommend(["stranger"], k=1)
+    assert over_a_year == {"stranger": ["kettle"]}
 
 
-def test_a_cart_gets_its_complements_never_its_own_lines() -> None:
-    model = Recommender.from_purchases(HISTORY, STOCK, as_of=AS_OF)
-    picks = model.recommend(["d"], k=2, cart_skus={"d": ["mug"]})
-    # d bought mug and tea; with exclusion on, tea (the mug's complement) is out too
-    assert picks == {"d": ["grinder", "beans"]}
-    assert model.recommend(["d"], k=1, exclude_purchased=False, cart_skus={"d": ["mug"]}) == {
-        "d": ["tea"]
+def test_a_cart_gets_the_complements_of_its_lines_never_the_lines(demo: Shop) -> None:
+    model = demo.model()
+    carts = {"stranger": ["mug"], "new": ["beans", "mug"]}
+    picks = model.recommend(["stranger", "new"], k=2, cart_skus=carts)
+    # tea goes with mugs (cosine 1), the filter with beans (3 of 4 beans buyers: 0.87)
+    assert picks == {"stranger": ["tea", "grinder"], "new": ["tea", "filter"]}
+
+
+def test_a_cart_of_unknown_products_falls_back_to_best_sellers(demo: Shop) -> None:
+    picks = demo.model().recommend(["stranger"], k=2, cart_skus={"stranger": ["gone"]})
+    assert picks == {"stranger": ["grinder", "beans"]}
+
+
+def test_orders_after_the_instant_do_not_count(demo: Shop) -> None:
+    demo.buy("new", "mug", at=AS_OF + timedelta(seconds=1))
+    for n in range(9):
+        demo.buy(f"late{n}", "kettle", "filter", at=AS_OF + timedelta(hours=1))
+    model = demo.model()
+    # no mug for "new" yet (so tea is no complement, and the mug is still on offer) ...
+    assert model.recommend(["new"], k=6) == {"new": ["filter", "grinder", "mug", "tea", "kettle"]}
+    # ... and the kettle is not a best seller yet
+    assert model.recommend(["stranger"], k=1) == {"stranger": ["grinder"]}
+
+
+def test_an_order_at_the_instant_counts(demo: Shop) -> None:
+    demo.buy("new", "mug", at=AS_OF)
+    assert demo.model().recommend(["new"], k=2) == {"new": ["filter", "tea"]}
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 10])
+def test_k_is_respected(demo: Shop, k: int) -> None:
+    picks = demo.model().recommend(["a", "new", "stranger"], k=k)
+    # the catalogue holds 6 products; a bought 2 of them, new 1
+    assert [len(skus) for skus in picks.values()] == [min(k, 4), min(k, 5), min(k, 6)]
+
+
+def test_equal_scores_break_by_sku_and_answers_do_not_depend_on_order_or_batch(
+    engine: Engine, shop: ShopFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Shop(engine, shop)
+    for sku in reversed(CATALOGUE):  # each bought once: every product is as popular
+        store.buy(f"by-{sku}", sku)
+    model = store.model()
+    assert model.recommend(["stranger"], k=6) == {"stranger": list(CATALOGUE)}
+    ids = [f"by-{sku}" for sku in CATALOGUE] + ["stranger"]
+    first = model.recommend(ids, k=3)
+    monkeypatch.setattr(recommend, "CELLS", 1)  # one customer per batch
+    assert _same(first, store.model().recommend(reversed(ids), k=3))
+
+
+def test_the_popularity_baseline_ignores_co_purchase(demo: Shop) -> None:
+    assert demo.model().without_similarity().recommend(["new"], k=2) == {
+        "new": ["grinder", "filter"]
     }
 
 
-def test_orders_after_the_instant_do_not_count() -> None:
-    later = bought(("new", "mug"), at=AS_OF + timedelta(hours=1))
-    model = Recommender.from_purchases(HISTORY + later, STOCK, as_of=AS_OF)
-    assert model.recommend(["new"], k=6, exclude_purchased=True)["new"][0] == "filter"
-    assert "mug" in model.recommend(["new"], k=6)["new"]  # not bought as of AS_OF
+def test_an_empty_shop_recommends_its_catalogue(engine: Engine, shop: ShopFactory) -> None:
+    store = Shop(engine, shop)
+    assert store.model().recommend(["x"], k=2) == {"x": ["beans", "filter"]}
 
 
-def test_k_and_determinism() -> None:
-    model = Recommender.from_purchases(HISTORY, STOCK, as_of=AS_OF)
-    first = model.recommend(["a", "d", "stranger"], k=3)
-    assert first == model.recommend(["stranger", "d", "a"], k=3)
-    assert all(len(skus) == 3 for skus in first.values())
+def _same(left: dict[str, list[str]], right: dict[str, list[str]]) -> bool:
+    return sorted(_items(left)) == sorted(_items(right))
 
 
-def test_fit_reads_the_shops_orders(engine: Engine, shop: ShopFactory) -> None:
-    # given two customers who bought beans with a filter, and a third with only beans
-    for sku in ("beans", "filter", "mug"):
-        shop.product(sku)
-    orders = {}
-    for customer in ("a", "b", "c"):
-        shop.customer(customer)
-        orders[customer] = shop.order(customer, RECENT)
-    with engine.begin() as connection:
-        connection.execute(insert(OrderItem), [
-            {"order_id": orders[c], "sku": s, "quantity": 1, "unit_price_cents": 100}
-            for c, s in (("a", "beans"), ("a", "filter"), ("b", "beans"), ("b", "filter"),
-                         ("c", "beans"))
-        ])  # fmt: skip
-        model = Recommender.fit(connection, as_of=AS_OF)
-    # then c is offered the filter first
-    assert model.recommend(["c"], k=1) == {"c": ["filter"]}
+def _items(picks: dict[str, list[str]]) -> Iterable[tuple[str, tuple[str, ...]]]:
+    return ((customer, tuple(skus)) for customer, skus in picks.items())
+
+
+def test_top_k_matches_a_full_sort() -> None:
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 4, size=(50, 12)).astype(np.float64)  # many ties
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    for k in (1, 3, 12, 20):
+        expected = [
+            [c for c in sorted(range(12), key=lambda c: (-row[c], c)) if np.isfinite(row[c])][:k]
+            for row in scores
+        ]
+        assert [columns.tolist() for columns in top_k(scores, k)] == expected
