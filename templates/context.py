@@ -7,7 +7,7 @@ row or an object with methods, only dicts, lists, strings, numbers and dates.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -118,7 +118,7 @@ class _Builder:
         return {
             "customer": customer,
             "shop": self.shop,
-            "loyalty": asdict(loyalty),
+            "loyalty": loyalty.as_context(),
             "offer": self._offer(ref, locale),
             "recommendations": [self._product(sku, locale) for sku in recommended],
             "unsubscribe_url": self._unsubscribe_url(ref),

@@ -28,6 +28,16 @@ class Loyalty:
     points_to_next_tier: int
     expiring_points: int
 
+    def as_context(self) -> dict[str, Any]:
+        """What templates see as `loyalty` (`dataclasses.asdict` costs ~8 µs a message)."""
+        return {
+            "balance": self.balance,
+            "tier": self.tier,
+            "next_tier": self.next_tier,
+            "points_to_next_tier": self.points_to_next_tier,
+            "expiring_points": self.expiring_points,
+        }
+
 
 def chunks(values: Iterable[str]) -> Iterable[list[str]]:
     ordered = sorted(set(values))

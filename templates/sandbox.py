@@ -26,6 +26,7 @@ from templates.tiers import tier_name
 __all__ = ["SecurityError", "format_money", "make_environment"]
 
 _UNSAFE_NAMES = frozenset({"mro", "format", "format_map"})
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # `x.items` stays the method, as in plain Jinja
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -34,6 +35,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         _refuse(obj, attribute)
+        if type(obj) is dict and attribute in obj and attribute not in _DICT_ATTRIBUTES:
+            return obj[attribute]  # a context value: skip Jinja's getattr-then-item fallback
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -107,7 +110,12 @@ def _plural(context: Context, count: int, *, other: str, **forms: str) -> str:
 
 def format_count(count: int, locale: str, *, other: str, **forms: str) -> str:
     category = _locale(locale).plural_form(count)
-    return f"{format_decimal(count, locale=locale)} {forms.get(category, other)}"
+    return f"{_format_number(count, locale)} {forms.get(category, other)}"
+
+
+@lru_cache(maxsize=65536)  # Babel costs ~40 µs a call; balances repeat across a batch
+def _format_number(count: int, locale: str) -> str:
+    return str(format_decimal(count, locale=locale))
 
 
 @lru_cache(maxsize=64)

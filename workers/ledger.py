@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, selec
 from shop.models import CampaignPause, OutboxMessage
 from shop.sql import upsert_insert
 from shop.types import UTCDateTime
+from workers.prepared import Prepared
 
 QUEUED, SENDING, SENT = "queued", "sending", "sent"
 RETRY, FAILED, SKIPPED = "retry", "failed", "skipped"
@@ -81,9 +82,9 @@ def due_ids(connection: Connection, now: datetime, limit: int) -> list[int]:
     return list(connection.scalars(query))
 
 
-# Built once: a worker records thousands of outcomes, and building the statement each
-# time cost more than running it.
-_FINISH = (
+# Built and compiled once: a worker records thousands of outcomes, and SQLAlchemy's
+# per-call work cost more than running the statement.
+_FINISH = Prepared(
     update(OutboxMessage)
     .where(OutboxMessage.id == bindparam("outbox_id"), OutboxMessage.status == SENDING)
     .values(
@@ -112,8 +113,8 @@ def finish(
     """Record the outcome of a row this worker holds; False if it no longer holds it."""
     if status not in (*FINAL, RETRY):
         raise ValueError(f"not an outcome: {status!r}")
-    done = connection.execute(
-        _FINISH,
+    matched = _FINISH.execute(
+        connection,
         {
             "outbox_id": outbox_id,
             "status": status,
@@ -125,7 +126,7 @@ def finish(
             "provider_id": provider_id if status == SENT else None,
         },
     )
-    return done.rowcount == 1
+    return matched == 1
 
 
 def defer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 from datetime import UTC, datetime
 from email import policy
@@ -9,7 +10,13 @@ from email.message import EmailMessage, Message
 
 import pytest
 
-from templates.mime import EmailBuilder, EmailParts, HeaderInjectionError, ledger_message_id
+from templates.mime import (
+    EmailBuilder,
+    EmailParts,
+    HeaderInjectionError,
+    _base64_lines,
+    ledger_message_id,
+)
 
 SHOP = EmailBuilder("Cafè Leal", "hola@cafe.example", reply_to="ajuda@cafe.example")
 WHEN = datetime(2026, 12, 24, 9, 0, tzinfo=UTC)
@@ -132,3 +139,10 @@ def test_the_message_id_comes_from_the_ledger_row() -> None:
     assert ledger_message_id(42, "hola@cafe.example") != ledger_message_id(43, "hola@cafe.example")
     message = parse(SHOP.build(parts(message_id=ledger_message_id(42, "hola@cafe.example"))))
     assert message["Message-ID"] == "<leal.outbox.42@cafe.example>"
+
+
+@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 113, 114, 115, 4096])
+def test_base64_lines_match_the_stdlib_encoder(size: int) -> None:
+    data = bytes(range(256)) * (size // 256 + 1)
+    expected = base64.encodebytes(data[:size]).replace(b"\n", b"\r\n")
+    assert _base64_lines(data[:size]) == expected

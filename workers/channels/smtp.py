@@ -3,9 +3,9 @@
 A 4xx reply is temporary (retry later); a 5xx to RCPT is a hard bounce (failed, and the
 address is suppressed by the deliverer); a 5xx to MAIL FROM or DATA is the server refusing
 us, not the recipient (failed, nobody suppressed); a refused login is retried.
-`smtplib.sendmail` does not raise when only some recipients are refused: it returns them,
-so that dict is read too. A dropped connection (or a certificate we cannot verify) is a
-retry, and the next message opens a new connection.
+Each message is one transaction (`smtp_transaction`): every reply is read at its own
+stage, so a refused RCPT is never mistaken for a refused sender. A dropped connection (or
+a certificate we cannot verify) is a retry, and the next message opens a new connection.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from workers.channels.base import Outcome, OutgoingEmail, OutgoingSms
+from workers.channels.smtp_transaction import UnsendableAddressError, transact
 
 PASSWORD_ENV = "LEAL_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
 
@@ -39,24 +40,22 @@ class SmtpChannel:
 
     def send_email(self, message: OutgoingEmail) -> Outcome:
         try:
-            refused = self._connected().sendmail(
-                self.server.envelope_from, [message.to], message.data
-            )
-        except smtplib.SMTPRecipientsRefused as error:
-            refused = error.recipients
+            reply = transact(self._connected(), self.server.envelope_from, message.to, message.data)
+        except UnsendableAddressError as error:
+            return Outcome("failed", "bad_address", str(error))
         except smtplib.SMTPAuthenticationError as error:
             self.close()
             return Outcome("retry", "smtp_auth", _detail(error.smtp_code, error.smtp_error))
-        except smtplib.SMTPResponseException as error:  # MAIL FROM or DATA refused
-            self._drop_if_closed(error)
-            return _server_refusal(error.smtp_code, error.smtp_error)
         except (smtplib.SMTPException, OSError) as error:  # incl. a certificate we cannot trust
             self.close()
             return Outcome("retry", "smtp_unavailable", type(error).__name__)
-        if message.to in refused:
-            code, text = refused[message.to]
-            return _recipient_refusal(code, text)
-        return Outcome("sent")
+        if reply.stage == "sent":
+            return Outcome("sent")
+        if reply.code in (421, 451):  # the server is closing or overloaded
+            self.close()
+        if reply.stage == "rcpt":
+            return _recipient_refusal(reply.code, reply.text)
+        return _server_refusal(reply.code, reply.text)
 
     def send_sms(self, message: OutgoingSms) -> Outcome:
         raise TypeError("the SMTP channel sends email only")
@@ -88,10 +87,6 @@ class SmtpChannel:
         if server.username:
             connection.login(server.username, os.environ.get(PASSWORD_ENV, ""))
         return connection
-
-    def _drop_if_closed(self, error: smtplib.SMTPResponseException) -> None:
-        if error.smtp_code in (421, 451):  # the server is closing or overloaded
-            self.close()
 
 
 def _detail(code: int, text: bytes | str) -> str:

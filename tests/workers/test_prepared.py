@@ -1,0 +1,64 @@
+"""The outcome write that skips SQLAlchemy's per-call work (`workers.prepared`) still
+behaves like a Core execute: typed values, the caller's transaction, rows matched."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from shop.models import OutboxMessage
+from tests.factories import ShopFactory
+from workers import ledger
+
+NOW = datetime(2026, 6, 15, 8, 30, 15, 123456, tzinfo=UTC)
+
+
+def _held_row(engine: Engine, shop: ShopFactory) -> int:
+    customer = shop.customer()
+    with engine.begin() as connection:
+        return int(connection.execute(
+            insert(OutboxMessage).returning(OutboxMessage.id),
+            {"campaign": "birthday", "trigger": "birthday", "customer_id": customer,
+             "channel": "email", "occasion": "birthday:2026", "status": ledger.SENDING,
+             "context": {}, "run_date": date(2026, 6, 15), "due_at": NOW, "created_at": NOW,
+             "updated_at": NOW, "attempts": 1, "priority": 0},
+        ).scalar_one())  # fmt: skip
+
+
+def test_an_outcome_reads_back_exactly_as_written(engine: Engine, shop: ShopFactory) -> None:
+    outbox_id = _held_row(engine, shop)
+    later = NOW + timedelta(minutes=5)
+    with engine.connect() as connection:
+        assert ledger.finish(connection, outbox_id, ledger.SENT, later, provider_id="SM1")
+        connection.commit()
+        assert not ledger.finish(connection, outbox_id, ledger.SENT, later)  # no longer held
+    with engine.connect() as connection:
+        row = connection.execute(select(OutboxMessage).where(OutboxMessage.id == outbox_id)).one()
+    assert (row.status, row.sent_at, row.updated_at, row.provider_id, row.due_at) == (
+        ledger.SENT,
+        later,
+        later,
+        "SM1",
+        NOW,
+    )
+
+
+def test_an_outcome_belongs_to_the_callers_transaction(engine: Engine, shop: ShopFactory) -> None:
+    outbox_id = _held_row(engine, shop)
+    with engine.connect() as connection:
+        assert ledger.finish(connection, outbox_id, ledger.RETRY, NOW, reason="smtp_temporary",
+                             due_at=NOW + timedelta(minutes=1))  # fmt: skip
+        connection.rollback()
+    with engine.connect() as connection:
+        status = connection.scalar(
+            select(OutboxMessage.status).where(OutboxMessage.id == outbox_id)
+        )
+    assert status == ledger.SENDING
+
+
+def test_a_naive_instant_is_refused_as_by_the_orm(engine: Engine, shop: ShopFactory) -> None:
+    outbox_id = _held_row(engine, shop)
+    with engine.connect() as connection, pytest.raises(ValueError, match="naive datetime"):
+        ledger.finish(connection, outbox_id, ledger.SENT, NOW.replace(tzinfo=None))
