@@ -20,6 +20,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 import numpy as np
+import numpy.typing as npt
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ADDRESS = re.compile(
@@ -28,7 +29,7 @@ _ADDRESS = re.compile(
 _ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 _MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+>")
 _URL = re.compile(r"(https?|mailto):[\x21-\x3b\x3d\x3f-\x7e]+")
-_CRLF = np.frombuffer(b"\r\n", dtype=np.uint8)
+_CRLF_COLUMN = np.tile(np.frombuffer(b"\r\n", dtype=np.uint8), (4096, 1))  # 230 KiB of base64
 _CHUNK_BYTES = 39  # UTF-8 bytes per encoded-word: 64 characters, 73 after "Subject: "
 
 
@@ -105,9 +106,13 @@ def _base64_lines(data: bytes) -> bytes:
     encoded = binascii.b2a_base64(data, newline=False)
     rows = len(encoded) // 76
     grid = np.frombuffer(encoded, dtype=np.uint8, count=rows * 76).reshape(rows, 76)
-    lines = np.concatenate((grid, np.broadcast_to(_CRLF, (rows, 2))), axis=1).tobytes()
+    lines = np.concatenate((grid, _crlf_column(rows)), axis=1).tobytes()
     rest = encoded[rows * 76 :]
     return lines + rest + b"\r\n" if rest else lines
+
+
+def _crlf_column(rows: int) -> npt.NDArray[np.uint8]:
+    return _CRLF_COLUMN[:rows] if rows <= len(_CRLF_COLUMN) else np.tile(_CRLF_COLUMN[0], (rows, 1))
 
 
 def _boundary(message_id: str) -> str:

@@ -77,6 +77,9 @@ class Renderer:
                 template = compile_template(source, self.html)
             else:
                 template = self.plain.from_string(source.text)
+            # A plain dict, not Jinja's ChainMap over the environment's globals: each render
+            # copies it, and iterating a ChainMap costs more than the rest of the setup.
+            template.globals = dict(template.globals)
             self._compiled[key] = (template, source.locale)
         return self._compiled[key]
 

@@ -27,6 +27,7 @@ __all__ = ["SecurityError", "format_money", "make_environment"]
 
 _UNSAFE_NAMES = frozenset({"mro", "format", "format_map"})
 _DICT_ATTRIBUTES = frozenset(dir(dict))  # `x.items` stays the method, as in plain Jinja
+_NOT_KEYS = _DICT_ATTRIBUTES | _UNSAFE_NAMES  # names that never take the dict fast path
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -34,9 +35,14 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     own sandbox hands out a wrapped `str.format` rather than refusing it)."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        _refuse(obj, attribute)
-        if type(obj) is dict and attribute in obj and attribute not in _DICT_ATTRIBUTES:
+        if (
+            type(obj) is dict
+            and attribute in obj
+            and attribute not in _NOT_KEYS
+            and attribute[0] != "_"
+        ):
             return obj[attribute]  # a context value: skip Jinja's getattr-then-item fallback
+        _refuse(obj, attribute)
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -108,14 +114,10 @@ def _plural(context: Context, count: int, *, other: str, **forms: str) -> str:
     return format_count(count, _language(context), other=other, **forms)
 
 
+@lru_cache(maxsize=65536)  # a batch repeats the same few counts in the same forms
 def format_count(count: int, locale: str, *, other: str, **forms: str) -> str:
     category = _locale(locale).plural_form(count)
-    return f"{_format_number(count, locale)} {forms.get(category, other)}"
-
-
-@lru_cache(maxsize=65536)  # Babel costs ~40 µs a call; balances repeat across a batch
-def _format_number(count: int, locale: str) -> str:
-    return str(format_decimal(count, locale=locale))
+    return f"{format_decimal(count, locale=locale)} {forms.get(category, other)}"
 
 
 @lru_cache(maxsize=64)

@@ -1,4 +1,4 @@
-"""Delivering a batch of outbox rows: claim, re-check, render, send, record.
+"""Delivering a batch of outbox rows: claim, re-check, compose, send, record.
 
 Every row is claimed in the ledger first, so a redelivered task or a second worker finds
 nothing left to do. Consent, suppression and the address are checked again at send time
@@ -12,26 +12,21 @@ import gc
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select
 
 from campaigns.loader import Config
 from campaigns.offers import find_coupons
-from campaigns.policies import Recipient, channel_block, recipient_columns
+from campaigns.policies import Recipient, recipient_columns
 from shop.models import Customer, OutboxMessage, Suppression
 from shop.sql import upsert_insert
 from templates.context import MessageRef, Personal, build_contexts
-from templates.loader import TemplateSet
-from templates.mime import EmailBuilder, EmailParts, HeaderInjectionError, ledger_message_id
-from templates.render import Renderer, RenderSkipError
 from templates.unsubscribe import Signer
 from workers import ledger
 from workers.channels.base import Channel, Outcome, OutgoingEmail, OutgoingSms
-from workers.hours import next_allowed
+from workers.compose import Claimed, Composed, Composer, Done, Later
 
 # Outcomes that say the provider, not the recipient, is failing.
 PROVIDER_FAILURES = frozenset(
@@ -43,39 +38,14 @@ RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), 
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 
 
-@dataclass(frozen=True)
-class Done:
-    """What becomes of one claimed row."""
-
-    status: str
-    reason: str | None = None
-    detail: str | None = None
-    due_at: datetime | None = None
-    provider_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Claimed:
-    ref: MessageRef
-    template: str | None  # None: the campaign is gone from the settings
-    max_segments: int
-    recipient: Recipient
-    attempts: int  # this one included
-    tz: ZoneInfo  # the customer's, else the shop's
-
-
 class Deliverer:
     """Delivers outbox rows through one channel; keep one per worker process."""
 
     def __init__(self, engine: Engine, config: Config, channel: Channel, signer: Signer) -> None:
         self.engine, self.config, self.channel, self.signer = engine, config, channel, signer
-        settings = config.settings
-        self.renderer = Renderer(TemplateSet(config.templates_dir, settings.shop.default_locale))
-        email = settings.email
+        self.composer = Composer(config)
         self.failures: Counter[str] = Counter()  # consecutive provider failures per campaign
         self.paused: set[str] = set()
-        self.builder = EmailBuilder(email.from_name or settings.shop.name, email.from_address,
-                                    email.reply_to)  # fmt: skip
 
     def deliver(self, ids: Sequence[int], now: datetime) -> Counter[str]:
         """Outcomes by status (and skip reason) of the rows among `ids` this call won."""
@@ -91,29 +61,29 @@ class Deliverer:
             contexts = build_contexts(
                 connection, self.config.settings, refs, on, self.signer, Personal(coupons)
             )
+        composed = [
+            self.composer.compose(item, context, now)
+            for item, context in zip(claimed, contexts, strict=True)
+        ]
         tally: Counter[str] = Counter()
         with self.engine.connect() as connection:  # one connection, one commit per message
-            for item, context in zip(claimed, contexts, strict=True):
-                tally[self._deliver_one(connection, item, context, now)] += 1
+            for item, message in zip(claimed, composed, strict=True):
+                tally[self._deliver_one(connection, item, message, now)] += 1
                 connection.commit()
         _freeze_once()
         return tally
 
     def _deliver_one(
-        self, connection: Connection, item: Claimed, context: dict[str, Any] | None, now: datetime
+        self, connection: Connection, item: Claimed, message: Composed, now: datetime
     ) -> str:
-        """Send one claimed row (or defer it) and record the outcome; returns its tally key."""
+        """Send one composed row (or defer it) and record the outcome; returns its tally key."""
         outbox_id = item.ref.outbox_id or 0
         if item.ref.campaign in self.paused:  # paused during this batch: give the rest back
-            ledger.defer(connection, outbox_id, now, now, "campaign_paused")
-            return "deferred:campaign_paused"
-        until = next_allowed(
-            now, item.tz, getattr(self.config.settings.sending_hours, item.ref.channel)
-        )
-        if until is not None:
-            ledger.defer(connection, outbox_id, until, now, "sending_hours")
-            return "deferred:sending_hours"
-        done = self._one(item, context, now)
+            message = Later(now, "campaign_paused")
+        if isinstance(message, Later):
+            ledger.defer(connection, outbox_id, message.until, now, message.reason)
+            return f"deferred:{message.reason}"
+        done = message if isinstance(message, Done) else self._send(message, item.attempts, now)
         ledger.finish(
             connection, outbox_id, done.status, now, reason=done.reason, detail=done.detail,
             due_at=done.due_at, provider_id=done.provider_id,
@@ -148,42 +118,10 @@ class Deliverer:
                 ledger.pause(connection, campaign, why, now)
                 self.paused.add(campaign)
 
-    def _one(self, item: Claimed, context: dict[str, Any] | None, now: datetime) -> Done:
-        if item.template is None:
-            return Done(ledger.SKIPPED, "campaign_gone")
-        if context is None:
-            return Done(ledger.SKIPPED, "customer_gone")
-        block = channel_block(item.recipient, item.ref.channel)
-        if block:
-            return Done(ledger.SKIPPED, block)
-        try:
-            outcome = self._send(item, context, item.template)
-        except RenderSkipError as error:
-            return Done(ledger.SKIPPED, "render", str(error)[:500])
-        except HeaderInjectionError as error:
-            return Done(ledger.SKIPPED, "bad_header", str(error)[:500])
-        return _recorded(outcome, item.attempts, now)
-
-    def _send(self, item: Claimed, context: dict[str, Any], template: str) -> Outcome:
-        ref, recipient, outbox_id = item.ref, item.recipient, item.ref.outbox_id or 0
-        if ref.channel == "sms":
-            sms = self.renderer.sms(template, context, item.max_segments)
-            return self.channel.send_sms(OutgoingSms(outbox_id, recipient.phone or "", sms.text))
-        email = self.renderer.email(template, context)
-        settings = self.config.settings
-        mailto = settings.email.unsubscribe_mailto
-        parts = EmailParts(
-            to_address=recipient.email or "",
-            subject=email.subject,
-            text=email.text,
-            html=email.html,
-            message_id=ledger_message_id(outbox_id, settings.email.from_address),
-            date=datetime.now().astimezone(),
-            list_unsubscribe_https=context["unsubscribe_url"],
-            list_unsubscribe_mailto=f"mailto:{mailto}?subject=unsubscribe" if mailto else None,
-        )
-        data = self.builder.build(parts)
-        return self.channel.send_email(OutgoingEmail(outbox_id, recipient.email or "", data))
+    def _send(self, message: OutgoingEmail | OutgoingSms, attempts: int, now: datetime) -> Done:
+        if isinstance(message, OutgoingSms):
+            return _recorded(self.channel.send_sms(message), attempts, now)
+        return _recorded(self.channel.send_email(message), attempts, now)
 
 
 _frozen = False

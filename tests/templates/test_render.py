@@ -100,6 +100,22 @@ def test_a_template_reaching_for_internals_is_refused_at_render(
         renderer.sms("custom", sample_context("birthday"), max_segments=2)
 
 
+@pytest.mark.parametrize("key", ["_private", "__class__", "format", "mro"])
+def test_a_context_key_named_like_an_internal_is_refused_too(tmp_path: Path, key: str) -> None:
+    context = sample_context("birthday")
+    context["customer"][key] = "x"  # the fast path for dict keys must not open a door
+    renderer = _shop_templates(tmp_path, f"{{{{ customer.{key} }}}}")
+    with pytest.raises(RenderSkipError, match="refused by the sandbox"):
+        renderer.sms("custom", context, max_segments=2)
+
+
+def test_a_dict_method_name_stays_the_method_as_in_plain_jinja(tmp_path: Path) -> None:
+    context = sample_context("birthday")
+    context["customer"]["items"] = "not this"
+    renderer = _shop_templates(tmp_path, "{{ customer.items()|length > 3 }} {{ customer.locale }}")
+    assert renderer.sms("custom", context, max_segments=2).text == "True en"
+
+
 def test_an_sms_over_its_segment_budget_is_skipped_naming_the_cause(tmp_path: Path) -> None:
     renderer = _shop_templates(tmp_path, "Hola {{ customer.first_name }}, " + "x" * 150 + " ’")
     with pytest.raises(RenderSkipError, match=r"3 segments \(UCS-2.*budget of 1; '’'"):

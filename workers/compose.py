@@ -1,0 +1,110 @@
+"""A claimed row made ready to send: rendered and built into bytes, or the reason not to.
+
+A batch is composed whole before its first message goes out: rendering 200 emails in a
+row, then sending them, keeps each stage's code and data hot in the CPU's caches, which
+halves what the renderer costs next to the SMTP and SQLite work it used to alternate with.
+Nothing is decided earlier than before: consent was loaded with the claim, and a campaign
+paused during the batch still holds back the messages already composed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from campaigns.loader import Config
+from campaigns.policies import Recipient, channel_block
+from templates.context import MessageRef
+from templates.loader import TemplateSet
+from templates.mime import EmailBuilder, EmailParts, HeaderInjectionError, ledger_message_id
+from templates.render import Renderer, RenderSkipError
+from workers import ledger
+from workers.channels.base import OutgoingEmail, OutgoingSms
+from workers.hours import next_allowed
+
+
+@dataclass(frozen=True)
+class Claimed:
+    ref: MessageRef
+    template: str | None  # None: the campaign is gone from the settings
+    max_segments: int
+    recipient: Recipient
+    attempts: int  # this one included
+    tz: ZoneInfo  # the customer's, else the shop's
+
+
+@dataclass(frozen=True)
+class Done:
+    """What becomes of one claimed row."""
+
+    status: str
+    reason: str | None = None
+    detail: str | None = None
+    due_at: datetime | None = None
+    provider_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Later:
+    """Not now, and not an attempt: back to the queue until `until`."""
+
+    until: datetime
+    reason: str
+
+
+Composed = OutgoingEmail | OutgoingSms | Done | Later
+
+
+class Composer:
+    """Renders and builds messages; holds the compiled templates, so keep one per worker."""
+
+    def __init__(self, config: Config) -> None:
+        settings = config.settings
+        self.settings = settings
+        self.renderer = Renderer(TemplateSet(config.templates_dir, settings.shop.default_locale))
+        email = settings.email
+        self.builder = EmailBuilder(email.from_name or settings.shop.name, email.from_address,
+                                    email.reply_to)  # fmt: skip
+        mailto = email.unsubscribe_mailto
+        self.mailto = f"mailto:{mailto}?subject=unsubscribe" if mailto else None
+
+    def compose(self, item: Claimed, context: dict[str, Any] | None, now: datetime) -> Composed:
+        hours = getattr(self.settings.sending_hours, item.ref.channel)
+        until = next_allowed(now, item.tz, hours)
+        if until is not None:
+            return Later(until, "sending_hours")
+        if item.template is None:
+            return Done(ledger.SKIPPED, "campaign_gone")
+        if context is None:
+            return Done(ledger.SKIPPED, "customer_gone")
+        block = channel_block(item.recipient, item.ref.channel)
+        if block:
+            return Done(ledger.SKIPPED, block)
+        try:
+            return self._message(item, context, item.template)
+        except RenderSkipError as error:
+            return Done(ledger.SKIPPED, "render", str(error)[:500])
+        except HeaderInjectionError as error:
+            return Done(ledger.SKIPPED, "bad_header", str(error)[:500])
+
+    def _message(
+        self, item: Claimed, context: dict[str, Any], template: str
+    ) -> OutgoingEmail | OutgoingSms:
+        recipient, outbox_id = item.recipient, item.ref.outbox_id or 0
+        if item.ref.channel == "sms":
+            sms = self.renderer.sms(template, context, item.max_segments)
+            return OutgoingSms(outbox_id, recipient.phone or "", sms.text)
+        email = self.renderer.email(template, context)
+        parts = EmailParts(
+            to_address=recipient.email or "",
+            subject=email.subject,
+            text=email.text,
+            html=email.html,
+            message_id=ledger_message_id(outbox_id, self.settings.email.from_address),
+            date=datetime.now().astimezone(),
+            list_unsubscribe_https=context["unsubscribe_url"],
+            list_unsubscribe_mailto=self.mailto,
+        )
+        return OutgoingEmail(outbox_id, recipient.email or "", self.builder.build(parts))
