@@ -13,9 +13,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 
-from shop.models import CampaignPause, OutboxMessage
+from shop.models import CLAIMABLE_SQL, SENDING_SQL, CampaignPause, OutboxMessage
 from shop.sql import upsert_insert
 from shop.types import UTCDateTime
 from workers.prepared import Prepared
@@ -73,30 +83,41 @@ def resume(connection: Connection, campaign: str) -> bool:
 
 def due_ids(connection: Connection, now: datetime, limit: int) -> list[int]:
     """Claimable rows whose time has come, oldest first."""
-    query = (
+    return list(connection.scalars(due_query(now, limit)))
+
+
+def due_query(now: datetime, limit: int) -> Select[int]:
+    """A range scan of the partial queue index (`ix_outbox_due`), already in order."""
+    return (
         select(OutboxMessage.id)
-        .where(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.due_at <= now, _not_paused())
+        .where(text(CLAIMABLE_SQL), OutboxMessage.due_at <= now, _not_paused())
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
     )
-    return list(connection.scalars(query))
+
+
+def _finish_statement(*, provider: bool) -> Prepared:
+    values = {
+        "status": bindparam("status"),
+        "reason": bindparam("reason"),
+        "detail": bindparam("detail"),
+        "updated_at": bindparam("now"),
+        "sent_at": func.coalesce(bindparam("sent_at", type_=UTCDateTime()), OutboxMessage.sent_at),
+        "due_at": func.coalesce(bindparam("due_at", type_=UTCDateTime()), OutboxMessage.due_at),
+    }
+    if provider:  # only when there is one: an assigned column is an index entry rewritten
+        values["provider_id"] = bindparam("provider_id")
+    return Prepared(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == bindparam("outbox_id"), OutboxMessage.status == SENDING)
+        .values(values)
+    )
 
 
 # Built and compiled once: a worker records thousands of outcomes, and SQLAlchemy's
 # per-call work cost more than running the statement.
-_FINISH = Prepared(
-    update(OutboxMessage)
-    .where(OutboxMessage.id == bindparam("outbox_id"), OutboxMessage.status == SENDING)
-    .values(
-        status=bindparam("status"),
-        reason=bindparam("reason"),
-        detail=bindparam("detail"),
-        updated_at=bindparam("now"),
-        sent_at=func.coalesce(bindparam("sent_at", type_=UTCDateTime()), OutboxMessage.sent_at),
-        due_at=func.coalesce(bindparam("due_at", type_=UTCDateTime()), OutboxMessage.due_at),
-        provider_id=func.coalesce(bindparam("provider_id"), OutboxMessage.provider_id),
-    )
-)
+_FINISH = _finish_statement(provider=False)
+_FINISH_WITH_PROVIDER_ID = _finish_statement(provider=True)
 
 
 def finish(
@@ -113,20 +134,19 @@ def finish(
     """Record the outcome of a row this worker holds; False if it no longer holds it."""
     if status not in (*FINAL, RETRY):
         raise ValueError(f"not an outcome: {status!r}")
-    matched = _FINISH.execute(
-        connection,
-        {
-            "outbox_id": outbox_id,
-            "status": status,
-            "reason": reason,
-            "detail": detail,
-            "now": now,
-            "sent_at": now if status == SENT else None,
-            "due_at": due_at,
-            "provider_id": provider_id if status == SENT else None,
-        },
-    )
-    return matched == 1
+    values = {
+        "outbox_id": outbox_id,
+        "status": status,
+        "reason": reason,
+        "detail": detail,
+        "now": now,
+        "sent_at": now if status == SENT else None,
+        "due_at": due_at,
+    }
+    if provider_id is not None and status == SENT:
+        values["provider_id"] = provider_id
+        return _FINISH_WITH_PROVIDER_ID.execute(connection, values) == 1
+    return _FINISH.execute(connection, values) == 1
 
 
 def defer(
@@ -168,7 +188,7 @@ def release_stale(connection: Connection, claimed_before: datetime, now: datetim
     """Give rows stuck in `sending` since before `claimed_before` back as `retry`."""
     done = connection.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < claimed_before)
+        .where(text(SENDING_SQL), OutboxMessage.claimed_at < claimed_before)
         .values(status=RETRY, reason="worker_lost", updated_at=now)
     )
     return done.rowcount
