@@ -45,6 +45,21 @@ def test_the_message_arrives_as_built_with_its_leading_dots(
     assert sink.recipients == ["ana@example.com"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"no dot starts a line. Not. One.\r\n", b"a. " * 100 + b"\r\n.after a hundred dots\r\n",
+     b"a. " * 100 + b"\r\n"],
+    ids=["dots inside lines", "a leading dot after many dots", "many dots, none leading"],
+)  # fmt: skip
+def test_dots_arrive_as_written_wherever_they_are(
+    server: tuple[Sink, Counted], body: bytes
+) -> None:
+    sink, connection = server
+    message = b"Subject: dots\r\n\r\n" + body
+    assert transact(connection, FROM, "ana@example.com", message).stage == "sent"
+    assert sink.messages == [message]
+
+
 def test_pipelining_takes_two_round_trips_and_lockstep_four(
     server: tuple[Sink, Counted],
 ) -> None:

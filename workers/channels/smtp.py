@@ -37,6 +37,7 @@ class SmtpChannel:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
         self._connection: smtplib.SMTP | None = None
+        self._context: ssl.SSLContext | None = None
 
     def send_email(self, message: OutgoingEmail) -> Outcome:
         try:
@@ -75,18 +76,23 @@ class SmtpChannel:
 
     def _open(self) -> smtplib.SMTP:
         server = self.server
-        context = ssl.create_default_context(cafile=server.ca_file)  # verifies host and chain
         connection: smtplib.SMTP
         if server.security == "ssl":
             connection = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout,
-                                          context=context)  # fmt: skip
+                                          context=self._tls())  # fmt: skip
         else:
             connection = smtplib.SMTP(server.host, server.port, timeout=server.timeout)
             if server.security == "starttls":
-                connection.starttls(context=context)
+                connection.starttls(context=self._tls())
         if server.username:
             connection.login(server.username, os.environ.get(PASSWORD_ENV, ""))
         return connection
+
+    def _tls(self) -> ssl.SSLContext:
+        """Built on first use (loading the system's CAs takes ~25 ms), then reused."""
+        if self._context is None:
+            self._context = ssl.create_default_context(cafile=self.server.ca_file)  # host, chain
+        return self._context
 
 
 def _detail(code: int, text: bytes | str) -> str:

@@ -100,6 +100,20 @@ def _abandon(smtp: smtplib.SMTP, last: tuple[str, int, bytes]) -> None:
 
 def _stuffed(data: bytes) -> bytes:
     """The message as DATA needs it: leading dots doubled (RFC 5321 4.5.2), CRLF-ended."""
-    if data.startswith(b".") or b"\n." in data:
+    if _has_leading_dot(data):
         data = _LEADING_DOT.sub(b"..", data)
     return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def _has_leading_dot(data: bytes) -> bool:
+    """Whether a line starts with a dot. Dots are rare in a built message (base64 has
+    none), so looking at each one (a memchr) beats searching for "\\n." (~20 µs on an
+    email); a body full of dots falls back to the regex."""
+    at = data.find(b".")
+    for _ in range(64):
+        if at == -1:
+            return False
+        if at == 0 or data[at - 1] == 0x0A:
+            return True
+        at = data.find(b".", at + 1)
+    return _LEADING_DOT.search(data) is not None
