@@ -11,7 +11,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from campaigns.loader import load_config
 from tests.workers.smtp_sink import Sink, _free_port
+from workers.channels import make_channel
 from workers.channels.base import OutgoingEmail
 from workers.channels.smtp import PASSWORD_ENV, SmtpChannel, SmtpServer
 
@@ -51,9 +53,14 @@ def test_starttls_and_login_then_the_message_arrives(
     controller.start()
     try:
         monkeypatch.setenv(PASSWORD_ENV, "s3cret")
-        server = SmtpServer("127.0.0.1", port, "starttls", "leal", "bounce@cafe.example",
-                            ca_file=str(cert))  # fmt: skip
-        channel = SmtpChannel(server)
+        (tmp_path / "leal.toml").write_text(
+            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nusername = "leal"\n'
+            f'ca_file = "{cert.name}"\n[delivery]\nemail = "smtp"\n',
+            encoding="utf-8",
+        )  # the relay's CA named in the settings, beside them
+        channel = make_channel(load_config(tmp_path / "leal.toml")).email
+        assert isinstance(channel, SmtpChannel)
+        server = channel.server
         sent = channel.send_email(OutgoingEmail(1, "b@example.com", MESSAGE))
         # a wrong password is a refusal the deliverer retries, never a crash
         monkeypatch.setenv(PASSWORD_ENV, "wrong")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from campaigns.loader import Config
 from workers.channels.base import Channel, Outcome, OutgoingEmail, OutgoingSms
 from workers.channels.file import FileChannel
@@ -28,19 +30,22 @@ class Routed:
 
 
 def make_channel(config: Config) -> Routed:
-    """The configured channels; a relative folder is read from the settings file's folder."""
+    """The configured channels; relative paths are read from the settings file's folder."""
     settings, delivery = config.settings, config.settings.delivery
-    folder = delivery.folder
-    if not folder.is_absolute() and config.path is not None:
-        folder = config.path.parent / folder
-    files = FileChannel(folder) if "file" in (delivery.email, delivery.sms) else None
+    files = (
+        FileChannel(_beside(config, delivery.folder))
+        if "file" in (delivery.email, delivery.sms)
+        else None
+    )
     email: Channel | None = files
     if delivery.email == "smtp":
         smtp = settings.smtp
         envelope = smtp.envelope_from or settings.email.from_address
+        ca_file = str(_beside(config, smtp.ca_file)) if smtp.ca_file else None
         email = SmtpChannel(
-            SmtpServer(smtp.host, smtp.port, smtp.security, smtp.username, envelope)
-        )
+            SmtpServer(smtp.host, smtp.port, smtp.security, smtp.username, envelope,
+                       ca_file=ca_file)
+        )  # fmt: skip
     sms: Channel | None = files
     if delivery.sms == "twilio":
         twilio = settings.twilio
@@ -56,6 +61,13 @@ def make_channel(config: Config) -> Routed:
         )
     assert email is not None and sms is not None
     return Routed(email, sms)
+
+
+def _beside(config: Config, path: Path) -> Path:
+    """A relative path in the settings is read from the settings file's folder."""
+    if path.is_absolute() or config.path is None:
+        return path
+    return config.path.parent / path
 
 
 def _redis(broker_url: str | None) -> str | None:
