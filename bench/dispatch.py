@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, update  # noqa: E402
 
+from bench.sms_rate import measure  # noqa: E402
 from campaigns.config import Settings  # noqa: E402
 from campaigns.loader import Config  # noqa: E402
 from shop.db import make_engine, migrate  # noqa: E402
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument(
         "--no-pipelining", action="store_true", help="the sink does not offer PIPELINING"
     )
+    parser.add_argument("--sms", type=int, default=300, help="SMS for the rate check")
+    parser.add_argument("--sms-rate", type=float, default=50.0, help="SMS per second per sender")
     args = parser.parse_args()
     n, pipelining = args.messages, not args.no_pipelining
     sink = multiprocessing.get_context("spawn").Process(
@@ -65,6 +68,10 @@ def main() -> None:
             rate, cpu_ms = _deliver(config, url, workers)
             print(f"  leal, {workers} worker process(es)     {rate:>8,.0f} messages/s, "
                   f"{cpu_ms:.2f} ms of our CPU per email")  # fmt: skip
+        print(f"{args.sms:,} win-back SMS, twilio SDK to a local Twilio-like server, "
+              f"one sender at {args.sms_rate:g} per second")  # fmt: skip
+        for line in measure(folder, args.sms, args.sms_rate, NOW):
+            print(line)
     sink.terminate()
 
 
