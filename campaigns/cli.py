@@ -319,9 +319,13 @@ def preview(
 @click.pass_context
 def demo(ctx: click.Context, customers: int, seed: int, directory: Path) -> None:
     """Generate a demo shop, import it and run today's daily run on it."""
-    from campaigns.demo import run_demo
+    from campaigns.demo import EXAMPLE_SETTINGS, run_demo
 
     config = _config(ctx)
+    if config.path is None and EXAMPLE_SETTINGS.exists():  # no settings here: the example's
+        ctx.obj["settings"] = EXAMPLE_SETTINGS
+        config = _config(ctx)
+        err.print(f"No settings.toml here: the demo runs the example campaigns of {config.path}")
     run_demo(config, directory, customers=customers, seed=seed, console=Console(highlight=False))
 
 

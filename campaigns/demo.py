@@ -21,6 +21,10 @@ from templates.render import RenderSkipError
 from templates.unsubscribe import Signer
 from workers.run import deliver_due
 
+# The settings shipped beside the packages (a checkout or an editable install): their
+# campaigns make the demo's messages wherever `leal demo` is run from.
+EXAMPLE_SETTINGS = Path(__file__).resolve().parents[1] / "settings.toml"
+
 
 def run_demo(
     config: Config, directory: Path, *, customers: int, seed: int, console: Console
@@ -29,6 +33,7 @@ def run_demo(
 
     The demo never touches the configured database: it gets `directory/leal.db`.
     """
+    directory = directory.resolve()  # from here, not from the settings file's folder
     if directory.exists():
         shutil.rmtree(directory)
     data = directory / "data"

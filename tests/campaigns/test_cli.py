@@ -235,3 +235,17 @@ def test_run_without_a_broker_delivers_here_once_a_secret_key_is_set(
             if line.startswith("│") and "sent" in line]  # fmt: skip
     assert rows == [["sent", "-", "1"]]
     assert len(list((tmp_path / "var" / "outbox" / "email").glob("*.eml"))) == 1
+
+
+def test_demo_outside_a_project_runs_the_example_campaigns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a folder without settings.toml
+    monkeypatch.chdir(tmp_path)
+    # when the demo runs there
+    result = CliRunner().invoke(main, ["demo", "--customers", "400", "--dir", "shop"])
+    # then it plans and delivers the shipped example's campaigns into its own outbox
+    assert result.exit_code == 0, result.output
+    assert "example campaigns" in result.output
+    assert "win_back" in result.output
+    assert list((tmp_path / "shop" / "outbox" / "email").glob("*.eml"))
