@@ -24,7 +24,7 @@ from tests.factories import ShopFactory
 PG_URL = os.environ.get(
     "LEAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-PG_SCHEMA = "leal_test"
+PG_SCHEMA = f"leal_test_{os.getpid()}"  # one per test session: two suites never collide
 
 
 @pytest.fixture(scope="session")
@@ -51,11 +51,13 @@ def postgres_engine() -> Iterator[Engine]:
         if os.environ.get("LEAL_TEST_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required but unreachable at {PG_URL}: {error}")
         pytest.skip(f"PostgreSQL unreachable at {PG_URL}")
-    admin.dispose()
     engine = make_engine(_schema_url(PG_URL))
     migrate(engine)
     yield engine
     engine.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+    admin.dispose()
 
 
 def _schema_url(url: str) -> str:

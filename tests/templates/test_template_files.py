@@ -17,7 +17,8 @@ from jinja2 import UndefinedError
 
 from templates.lint import lint_template
 from templates.loader import SHIPPED, TemplateSet
-from templates.sandbox import format_money, make_environment
+from templates.samples import SAMPLE_CODE, SAMPLE_UNSUBSCRIBE, sample_context
+from templates.sandbox import make_environment
 from templates.sms import GSM7, sms_parts
 
 CAMPAIGNS = ["birthday", "abandoned_cart", "tier_up", "win_back"]
@@ -28,8 +29,8 @@ FILES = [(c, lo, p) for c in CAMPAIGNS for lo in LOCALES for p in PARTS]
 TEXT_PARTS = ["subject.txt", "text.txt", "sms.txt"]
 
 NAME = "Maximiliana Josefina"  # 20 characters, all GSM-7
-CODE = "BDAY-7KQ2XZM"  # 12 characters
-UNSUBSCRIBE = "https://leal.shop.example/unsubscribe/ZW1haWw6QzE.c2ln"
+CODE = SAMPLE_CODE
+UNSUBSCRIBE = SAMPLE_UNSUBSCRIBE
 JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 LEFTOVER = re.compile(r"\{\{|\{%|\}\}|%\}")
 HTML = make_environment(html=True)
@@ -40,80 +41,9 @@ def _source(campaign: str, locale: str, part: str) -> str:
     return (SHIPPED / campaign / locale / part).read_text(encoding="utf-8")
 
 
-def _offer(kind: str | None, locale: str, expires_on: date) -> dict[str, Any] | None:
-    """The coupon as templates.context hands it over; money formatted as it really is
-    (with the no-break space Babel puts before the euro sign)."""
-    if kind is None:
-        return None
-    return {
-        "code": CODE,
-        "percent_off": 15 if kind == "percent" else None,
-        "amount_off": format_money(1250, "EUR", locale) if kind == "amount" else None,
-        "free_shipping": kind == "shipping",
-        "expires_on": expires_on,
-    }
-
-
-def _moment(campaign: str, locale: str) -> dict[str, Any]:
-    if campaign == "birthday":
-        return {"birthday_on": date(2026, 6, 15)}
-    if campaign == "abandoned_cart":
-        lines = [
-            ("mug", "Tassa de ceràmica", 1250, 2),
-            ("tea", "Té verd del Japó", 450, 1),
-        ]
-        return {
-            "cart_id": "k1",
-            "lines": [
-                {
-                    "sku": sku,
-                    "name": name,
-                    "price": format_money(cents, "EUR", locale),
-                    "quantity": quantity,
-                    "image_url": f"https://shop.example/img/{sku}.jpg",
-                    "url": f"https://shop.example/p/{sku}",
-                }
-                for sku, name, cents, quantity in lines
-            ],
-            "cart_total": format_money(2950, "EUR", locale),
-            "cart_url": "https://shop.example/cart",
-        }
-    if campaign == "tier_up":
-        return {"old_tier": "silver", "new_tier": "gold"}
-    return {"last_order_on": date(2026, 2, 15), "days_since_last_order": 120}
-
-
-def sample(
-    campaign: str,
-    locale: str,
-    *,
-    first_name: str = NAME,
-    offer: str | None = "percent",
-    recommendations: int = 4,
-    top_tier: bool = False,
-    expires_on: date = date(2026, 7, 15),
-) -> dict[str, Any]:
-    """A realistic context of the campaign's trigger, as templates.context builds it."""
-    products = [
-        {"sku": f"p{n}", "name": f"Cafè d'Etiòpia {n}", "price": format_money(1290, "EUR", locale),
-         "image_url": f"https://shop.example/img/p{n}.jpg", "url": f"https://shop.example/p/p{n}"}
-        for n in range(recommendations)
-    ]  # fmt: skip
-    return {
-        "customer": {"id": "C1", "first_name": first_name, "last_name": "Puig",
-                     "email": "c1@example.com", "phone": "+34600000000", "locale": locale},
-        "shop": {"name": "Cafè Leal", "url": "https://shop.example", "currency": "EUR",
-                 "postal_address": "Carrer de la Pau 1, 08001 Barcelona, Spain"},
-        "loyalty": {"balance": 640, "tier": "gold" if top_tier else "silver",
-                    "next_tier": None if top_tier else "gold",
-                    "points_to_next_tier": 0 if top_tier else 860, "expiring_points": 120,
-                    "reward_points": 100, "reward_percent_off": 10},
-        "offer": _offer(offer, locale, expires_on),
-        "recommendations": products,
-        "unsubscribe_url": UNSUBSCRIBE,
-        "campaign": {"name": campaign},
-        "moment": _moment(campaign, locale),
-    }  # fmt: skip
+def sample(campaign: str, locale: str, **options: Any) -> dict[str, Any]:
+    """A realistic context of the campaign's trigger, with four products (two full rows)."""
+    return sample_context(campaign, locale, **{"recommendations": 4, **options})
 
 
 VARIANTS: dict[str, dict[str, Any]] = {

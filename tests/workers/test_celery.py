@@ -18,7 +18,9 @@ from tests.workers.helpers import start_worker, stop_worker, wait_for
 from workers import ledger
 from workers.celery_config import make_app
 
-REDIS = os.environ.get("LEAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A database per test session (1–15 by process id), flushed by the tests that use it: two
+# suites at once (a developer's and CI's) do not take each other's tasks.
+REDIS = os.environ.get("LEAL_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}")
 AT = local("2026-06-15 09:00")
 
 
