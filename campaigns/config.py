@@ -10,10 +10,18 @@ from datetime import time
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Channel = Literal["email", "sms"]
@@ -31,6 +39,18 @@ def _check_timezone(name: str) -> str:
             f"unknown time zone {name!r} (use an IANA name such as Europe/Madrid)"
         ) from None
     return name
+
+
+def _check_address(value: str) -> str:
+    """A bare address: it goes on SMTP command lines and into headers as it is."""
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"not a plain email address {value!r}: {error}") from None
+    return value
+
+
+Address = Annotated[str, AfterValidator(_check_address)]
 
 
 class ShopSettings(Strict):
@@ -102,10 +122,10 @@ class TemplateSettings(Strict):
 
 
 class EmailSettings(Strict):
-    from_address: str = "hello@shop.example"
+    from_address: Address = "hello@shop.example"
     from_name: str | None = None  # None: the shop's name
-    reply_to: str | None = None
-    unsubscribe_mailto: str | None = None  # e.g. "unsubscribe@shop.example" (RFC 8058)
+    reply_to: Address | None = None
+    unsubscribe_mailto: Address | None = None  # e.g. "unsubscribe@shop.example" (RFC 8058)
 
 
 class DeliverySettings(Strict):
@@ -127,7 +147,7 @@ class SmtpSettings(Strict):
     port: int = Field(587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
-    envelope_from: str | None = None  # MAIL FROM for bounces; default [email] from_address
+    envelope_from: Address | None = None  # MAIL FROM for bounces; default [email] from_address
     ca_file: Path | None = None  # a private relay's CA; default: the system's
 
 

@@ -9,6 +9,7 @@ paused during the batch still holds back the messages already composed.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,8 @@ from templates.render import Renderer, RenderSkipError
 from workers import ledger
 from workers.channels.base import OutgoingEmail, OutgoingSms
 from workers.hours import next_allowed
+
+log = logging.getLogger("leal.delivery")
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,11 @@ class Composer:
             return Done(ledger.SKIPPED, "render", str(error)[:500])
         except HeaderInjectionError as error:
             return Done(ledger.SKIPPED, "bad_header", str(error)[:500])
+        except Exception as error:
+            log.warning(
+                "outbox=%d compose failed: %s", item.ref.outbox_id or 0, type(error).__name__
+            )  # fmt: skip  (the type only: no customer data)
+            return Done(ledger.SKIPPED, "compose_error", f"{type(error).__name__}: {error}"[:500])
 
     def _message(
         self, item: Claimed, context: dict[str, Any], template: str

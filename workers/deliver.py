@@ -30,8 +30,8 @@ from workers.compose import Claimed, Composed, Composer, Done, Later
 
 # Outcomes that say the provider, not the recipient, is failing.
 PROVIDER_FAILURES = frozenset(
-    {"smtp_unavailable", "smtp_temporary", "smtp_auth", "smtp_rejected", "twilio_unavailable",
-     "twilio_temporary", "rate_limited", "twilio_error"}
+    {"smtp_unavailable", "smtp_temporary", "smtp_auth", "smtp_rejected", "smtp_sender",
+     "twilio_unavailable", "twilio_temporary", "rate_limited", "twilio_error"}
 )  # fmt: skip
 log = logging.getLogger("leal.delivery")
 RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
@@ -49,6 +49,14 @@ class Deliverer:
 
     def deliver(self, ids: Sequence[int], now: datetime) -> Counter[str]:
         """Outcomes by status (and skip reason) of the rows among `ids` this call won."""
+        # Paused campaigns are not claimed; this set only holds back the rest of a batch
+        # during which a campaign paused, so a later `leal resume` is seen by this worker.
+        self.paused.clear()
+        tally = self._deliver_batch(ids, now)
+        _freeze_once()  # after the batch: its messages are garbage by now, never frozen
+        return tally
+
+    def _deliver_batch(self, ids: Sequence[int], now: datetime) -> Counter[str]:
         with self.engine.begin() as connection:
             won = ledger.claim(connection, ids, now)
         if not won:
@@ -70,7 +78,6 @@ class Deliverer:
             for item, message in zip(claimed, composed, strict=True):
                 tally[self._deliver_one(connection, item, message, now)] += 1
                 connection.commit()
-        _freeze_once()
         return tally
 
     def _deliver_one(
@@ -117,6 +124,7 @@ class Deliverer:
                 why = f"{limit} provider failures in a row, the last: {done.reason} {done.detail}"
                 ledger.pause(connection, campaign, why, now)
                 self.paused.add(campaign)
+                self.failures[campaign] = 0  # counted afresh once resumed
 
     def _send(self, message: OutgoingEmail | OutgoingSms, attempts: int, now: datetime) -> Done:
         if isinstance(message, OutgoingSms):

@@ -42,12 +42,12 @@ class _Compiled:
 class Prepared:
     def __init__(self, statement: UpdateBase) -> None:
         self.statement = statement
-        self._by_dialect: dict[str, _Compiled] = {}
+        self._by_dialect: dict[tuple[str, str, str], _Compiled] = {}
 
     def execute(self, connection: Connection, values: Mapping[str, Any]) -> int:
         """Run with `values` (every bindparam the statement names); the rows matched."""
         dialect = connection.dialect
-        compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
+        compiled = self._by_dialect.get(_key(dialect)) or self._compile(dialect)
         if not connection.in_transaction():
             connection.begin()
         cursor = connection.connection.cursor()
@@ -66,9 +66,14 @@ class Prepared:
         for bind, name in compiled.bind_names.items():
             if not bind.required:
                 defaults[name] = bind.effective_value
-            processor = bind.type.bind_processor(dialect)
+            # the dialect's own conversion (SQLite writes datetimes with microseconds)
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 processors[name] = processor
         prepared = _Compiled(compiled.string, names, compiled.positional, defaults, processors)
-        self._by_dialect[dialect.name] = prepared
+        self._by_dialect[_key(dialect)] = prepared
         return prepared
+
+
+def _key(dialect: Dialect) -> tuple[str, str, str]:
+    return dialect.name, dialect.driver, dialect.paramstyle

@@ -135,3 +135,14 @@ def test_settings_file_from_the_environment(
 def test_the_shipped_settings_are_valid() -> None:
     config = load_config(Path(__file__).parents[2] / "settings.toml")
     assert set(config.settings.campaigns) == {"birthday", "abandoned_cart", "tier_up", "win_back"}
+
+
+def test_sender_addresses_must_be_bare_addresses(tmp_path: Path) -> None:
+    # given a bounce address written with a name, as in a From header
+    path = _write(tmp_path, VALID + '\n[smtp]\nenvelope_from = "Shop <bounces@shop.example>"\n'
+                  '[email]\nreply_to = "help at shop"\n')  # fmt: skip
+    # then both are refused on their lines, before any message is sent with them
+    problems = _problems(path)
+    assert any(p.startswith(f"{path}:11: smtp.envelope_from:") for p in problems), problems
+    assert any(p.startswith(f"{path}:13: email.reply_to:") for p in problems), problems
+    assert len(problems) == 2

@@ -58,6 +58,21 @@ def test_an_outcome_belongs_to_the_callers_transaction(engine: Engine, shop: Sho
     assert status == ledger.SENDING
 
 
+def test_an_instant_on_the_second_is_stored_as_the_orm_stores_it(
+    engine: Engine, shop: ShopFactory
+) -> None:
+    # SQLite compares datetimes as text: '… 12:00:00' and '… 12:00:00.000000' differ
+    outbox_id = _held_row(engine, shop)
+    on_the_second = NOW.replace(microsecond=0)
+    with engine.connect() as connection:
+        assert ledger.finish(connection, outbox_id, ledger.SENT, on_the_second)
+        connection.commit()
+        found = connection.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.sent_at == on_the_second)
+        )
+    assert found == outbox_id
+
+
 def test_a_naive_instant_is_refused_as_by_the_orm(engine: Engine, shop: ShopFactory) -> None:
     outbox_id = _held_row(engine, shop)
     with engine.connect() as connection, pytest.raises(ValueError, match="naive datetime"):

@@ -19,6 +19,8 @@ from templates.unsubscribe import Signer
 from tests.factories import ShopFactory, local
 from tests.workers.smtp_sink import Sink, smtp_sink
 from workers import ledger
+from workers.channels import make_channel
+from workers.deliver import Deliverer
 from workers.run import deliver_due
 
 AT = local("2026-06-15 09:00")
@@ -132,3 +134,30 @@ def test_a_campaign_pauses_itself_after_repeated_provider_failures(
             assert ledger.resume(connection, "birthday")
         assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {"sent": 2}
         assert len(server.recipients) == 2
+
+
+def test_a_long_lived_worker_sees_a_campaign_resumed(
+    engine: Engine, settings: Settings, shop: ShopFactory, sink: tuple[Sink, int]
+) -> None:
+    # given one worker's deliverer, kept across batches as a Celery worker keeps it, and a
+    # campaign that pauses after two temporary refusals in a row
+    server, port = sink
+    for n in range(4):
+        shop.customer(f"c{n}", birth_date=date(1990, 6, 15))
+    server.replies = {f"c{n}@example.com": "451 4.3.0 try again later" for n in range(2)}
+    base = _config(settings, port)
+    delivery = base.settings.delivery.model_copy(update={"pause_after_failures": 2})
+    config = Config(base.settings.model_copy(update={"delivery": delivery}), None)
+    daily_run(engine, config, AT)
+    deliverer = Deliverer(engine, config, make_channel(config), SIGNER)
+    with engine.connect() as connection:
+        ids = ledger.due_ids(connection, NOW, 10)
+    assert deliverer.deliver(ids, NOW) == {"retry:smtp_temporary": 2,
+                                           "deferred:campaign_paused": 2}  # fmt: skip
+    # when the campaign is resumed and the same worker takes the next batch
+    with engine.begin() as connection:
+        assert ledger.resume(connection, "birthday")
+        ids = ledger.due_ids(connection, NOW, 10)
+    # then the waiting emails go
+    assert deliverer.deliver(ids, NOW) == {"sent": 2}
+    assert sorted(server.recipients) == ["c2@example.com", "c3@example.com"]

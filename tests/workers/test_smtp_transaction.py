@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.workers.scripted_smtp import OK, Script, scripted_smtp
 from tests.workers.smtp_sink import Sink, smtp_sink
+from workers.channels.base import OutgoingEmail
+from workers.channels.smtp import SmtpChannel, SmtpServer
 from workers.channels.smtp_transaction import Reply, UnsendableAddressError, transact
 
 FROM = "bounces@cafe.example"
@@ -116,3 +119,47 @@ def test_a_non_ascii_address_needs_a_server_with_smtputf8() -> None:
         assert transact(connection, FROM, "josé@example.com", MESSAGE).stage == "sent"
         connection.quit()
     assert sink.recipients == ["josé@example.com"]
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["lockstep", "pipelining"])
+@pytest.mark.parametrize(
+    ("replies", "hang_up_after", "outcome", "sessions"),
+    [
+        ({"RCPT": "550 5.1.1 no such user"}, "RCPT", ("failed", "hard_bounce"), (2, 2)),
+        ({"RCPT": "550 5.1.1 no such user", "DATA": "421 4.7.0 too many errors"}, "DATA",
+         ("failed", "hard_bounce"), (1, 2)),  # lockstep never sends DATA: RSET, reused
+        ({"MAIL": "554 5.7.1 your IP is blocked"}, "MAIL", ("failed", "smtp_rejected"), (2, 2)),
+        ({"RCPT": "550 5.1.1 no such user", "RSET": "421 4.7.0 closing"}, "RSET",
+         ("failed", "hard_bounce"), (2, 2)),
+        ({"RCPT": "550 5.1.1 no such user", "DATA": "354 go on"}, "", ("failed", "hard_bounce"),
+         (1, 1)),  # DATA taken with no recipient: an empty message, RSET, reused
+    ],
+    ids=["refuse-rcpt-then-hang-up", "refuse-rcpt-421-data", "refuse-mail-then-hang-up",
+         "rset-421", "354-with-no-recipient"],
+)  # fmt: skip
+def test_a_refusal_stands_when_the_server_hangs_up_and_the_next_message_reconnects(
+    pipelining: bool,
+    replies: dict[str, str],
+    hang_up_after: str,
+    outcome: tuple[str, str],
+    sessions: tuple[int, int],
+) -> None:
+    script = Script(pipelining=pipelining, replies=replies, hang_up_after=hang_up_after)
+    with scripted_smtp(script) as port:
+        channel = SmtpChannel(SmtpServer("127.0.0.1", port, "none", envelope_from=FROM))
+        refused = channel.send_email(OutgoingEmail(1, "gone@example.com", MESSAGE))
+        script.replies, script.hang_up_after = dict(OK), ""  # fine again for the next one
+        sent = channel.send_email(OutgoingEmail(2, "ana@example.com", MESSAGE))
+        channel.close()
+    assert (refused.verdict, refused.reason) == outcome
+    assert sent.verdict == "sent" and script.delivered == 1
+    assert script.sessions == sessions[pipelining]  # a hung-up connection is never reused
+
+
+def test_a_sender_that_cannot_go_on_the_command_line_is_ours_to_fix_not_a_bad_address() -> None:
+    with smtp_sink() as (sink, port):
+        channel = SmtpChannel(SmtpServer("127.0.0.1", port, "none", envelope_from="Shop <b@x.io>"))
+        outcome = channel.send_email(OutgoingEmail(1, "ana@example.com", MESSAGE))
+        channel.close()
+    assert (outcome.verdict, outcome.reason) == ("retry", "smtp_sender")
+    assert sink.recipients == []

@@ -70,7 +70,7 @@ def test_the_rate_per_sender_is_held_exactly() -> None:
     # then they go out at 20 a second: 40 intervals of 50 ms, and no second holds more
     assert {o.verdict for o in outcomes} == {"sent"}
     times = [when for when, _, _ in server.requests]
-    assert 2.0 - 0.005 <= times[-1] - times[0] < 2.3
+    assert 2.0 - 0.1 <= times[-1] - times[0] < 2.3  # arrivals: slots plus HTTP jitter
     assert max(sum(start <= t < start + 1.0 for t in times) for start in times) <= 21
     assert server.requests[0][2]["MessagingServiceSid"] == service
 
@@ -104,5 +104,5 @@ def test_two_workers_sharing_redis_hold_one_senders_rate_together() -> None:
     # workers pacing alone
     times = sorted(when for when, _, _ in server.requests)
     assert len(times) == 16
-    assert 1.5 - 0.01 <= times[-1] - times[0] < 1.8
+    assert 1.5 - 0.1 <= times[-1] - times[0] < 1.8  # arrivals: slots plus HTTP jitter
     assert max(sum(start <= t < start + 1.0 for t in times) for start in times) <= 11

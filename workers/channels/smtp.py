@@ -43,6 +43,8 @@ class SmtpChannel:
         try:
             reply = transact(self._connected(), self.server.envelope_from, message.to, message.data)
         except UnsendableAddressError as error:
+            if error.sender:  # our configuration, not the customer: retried, and it pauses
+                return Outcome("retry", "smtp_sender", str(error))
             return Outcome("failed", "bad_address", str(error))
         except smtplib.SMTPAuthenticationError as error:
             self.close()
@@ -52,7 +54,7 @@ class SmtpChannel:
             return Outcome("retry", "smtp_unavailable", type(error).__name__)
         if reply.stage == "sent":
             return Outcome("sent")
-        if reply.code in (421, 451):  # the server is closing or overloaded
+        if not reply.reusable or reply.code in (421, 451):  # hung up, closing or overloaded
             self.close()
         if reply.stage == "rcpt":
             return _recipient_refusal(reply.code, reply.text)

@@ -6,24 +6,34 @@ could end a command line, the message (built by `templates.mime`, CRLF line ends
 dot-stuffed only when a line starts with a dot, and when the server offers PIPELINING
 (RFC 2920, as Postfix, Exim and the big providers do) MAIL, RCPT and DATA go in one write:
 two round trips per message instead of four. The replies are read in order either way,
-so every refusal is seen at its own stage.
+so every refusal is seen at its own stage, and a refusal already read is never lost to
+the server hanging up afterwards: the reply says the connection cannot be reused.
 """
 
 from __future__ import annotations
 
 import re
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 Stage = Literal["mail", "rcpt", "data", "sent"]
 _LINE_BREAKERS = re.compile(r"[\r\n<>\x00]")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_STEPS: tuple[tuple[Stage, tuple[int, ...]], ...] = (
+    ("mail", (250,)),
+    ("rcpt", (250, 251)),
+    ("data", (354,)),
+)
 
 
 class UnsendableAddressError(ValueError):
     """An address that cannot go on an SMTP command line (or needs SMTPUTF8 the server
-    lacks); the message is not sent and the connection stays clean."""
+    lacks); nothing was sent and the connection stays clean. `sender` says whose."""
+
+    def __init__(self, message: str, *, sender: bool) -> None:
+        super().__init__(message)
+        self.sender = sender
 
 
 @dataclass(frozen=True)
@@ -31,71 +41,67 @@ class Reply:
     stage: Stage  # where the transaction ended: "sent", or the command refused
     code: int
     text: bytes
+    reusable: bool = True  # False: the server hung up or would not reset; reconnect
 
 
 def transact(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> Reply:
     """Send `data` from `sender` to one `recipient`; the reply that ended the transaction.
 
-    Raises `smtplib.SMTPServerDisconnected` or `OSError` when the connection fails.
+    Raises `smtplib.SMTPServerDisconnected` or `OSError` when the connection fails before
+    any reply says what became of the message.
     """
     smtp.ehlo_or_helo_if_needed()
-    mail, rcpt = _commands(smtp, sender, recipient)
-    if smtp.has_extn("pipelining"):
-        smtp.send(mail + rcpt + b"DATA\r\n")
-        replies = [("mail", *smtp.getreply()), ("rcpt", *smtp.getreply())]
-        replies.append(("data", *smtp.getreply()))
-    else:
-        replies = _lockstep(smtp, mail, rcpt)
-    refused = _first_refusal(replies)
-    if refused is not None:
-        _abandon(smtp, replies[-1])
-        return refused
-    if replies[-1][1] != 354:  # DATA refused though MAIL and RCPT were accepted
-        _abandon(smtp, replies[-1])
-        return Reply("data", replies[-1][1], replies[-1][2])
+    commands = _commands(smtp, sender, recipient)
+    pipelined = smtp.has_extn("pipelining")
+    if pipelined:
+        smtp.send(b"".join(commands))
+    replies: list[Reply] = []
+    for (stage, accepted), command in zip(_STEPS, commands, strict=True):
+        if not pipelined:
+            smtp.send(command)
+        try:
+            code, text = smtp.getreply()
+        except (smtplib.SMTPException, OSError):
+            if replies:  # a refusal was read before the server hung up: it stands
+                return replace(replies[0], reusable=False)
+            raise
+        if code not in accepted and not replies:
+            replies.append(Reply(stage, code, text))
+        if replies and not pipelined:
+            break
+    if replies:  # refused at MAIL, RCPT or DATA
+        return replace(replies[0], reusable=_abandon(smtp, after_354=code == 354))
     smtp.send(_stuffed(data) + b".\r\n")
     code, text = smtp.getreply()
     return Reply("sent" if code == 250 else "data", code, text)
 
 
-def _commands(smtp: smtplib.SMTP, sender: str, recipient: str) -> tuple[bytes, bytes]:
-    for address in (sender, recipient):
+def _commands(smtp: smtplib.SMTP, sender: str, recipient: str) -> tuple[bytes, bytes, bytes]:
+    for address, is_sender in ((sender, True), (recipient, False)):
         if _LINE_BREAKERS.search(address):
-            raise UnsendableAddressError("an address holds a line break, a NUL or an angle bracket")
+            raise UnsendableAddressError(
+                "an address holds a line break, a NUL or an angle bracket", sender=is_sender
+            )
     options = ""
     if not (sender.isascii() and recipient.isascii()):
         if not smtp.has_extn("smtputf8"):
-            raise UnsendableAddressError("a non-ASCII address and a server without SMTPUTF8")
+            raise UnsendableAddressError(
+                "a non-ASCII address and a server without SMTPUTF8", sender=not sender.isascii()
+            )
         options = " SMTPUTF8"
     mail = f"MAIL FROM:<{sender}>{options}\r\n".encode()
-    return mail, f"RCPT TO:<{recipient}>\r\n".encode()
+    return mail, f"RCPT TO:<{recipient}>\r\n".encode(), b"DATA\r\n"
 
 
-def _lockstep(smtp: smtplib.SMTP, mail: bytes, rcpt: bytes) -> list[tuple[str, int, bytes]]:
-    """MAIL, RCPT, DATA one at a time, stopping at the first refusal."""
-    replies: list[tuple[str, int, bytes]] = []
-    for stage, command, ok in (("mail", mail, (250,)), ("rcpt", rcpt, (250, 251)),
-                               ("data", b"DATA\r\n", (354,))):  # fmt: skip
-        smtp.send(command)
-        replies.append((stage, *smtp.getreply()))
-        if replies[-1][1] not in ok:
-            break
-    return replies
-
-
-def _first_refusal(replies: list[tuple[str, int, bytes]]) -> Reply | None:
-    for stage, code, text in replies[:2]:
-        if code not in (250, 251):
-            return Reply(stage, code, text)  # type: ignore[arg-type]
-    return None
-
-
-def _abandon(smtp: smtplib.SMTP, last: tuple[str, int, bytes]) -> None:
-    """End a refused transaction so the connection can carry the next one."""
-    if last[0] == "data" and last[1] == 354:  # a server that took DATA with no recipient
-        smtp.send(b".\r\n")
-        smtp.getreply()
-    smtp.rset()
+def _abandon(smtp: smtplib.SMTP, *, after_354: bool) -> bool:
+    """End a refused transaction; whether the connection can carry the next one."""
+    try:
+        if after_354:  # a server that took DATA with no recipient: an empty message ends it
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        return smtp.rset()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        return False
 
 
 def _stuffed(data: bytes) -> bytes:
