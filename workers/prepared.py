@@ -50,10 +50,15 @@ class Prepared:
         compiled = self._by_dialect.get(_key(dialect)) or self._compile(dialect)
         if not connection.in_transaction():
             connection.begin()
-        cursor = connection.connection.cursor()
+        dbapi_connection = connection.connection
+        cursor = dbapi_connection.cursor()
         try:
             cursor.execute(compiled.sql, compiled.parameters(values))
             return int(cursor.rowcount)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, cursor):
+                connection.invalidate()  # as SQLAlchemy would: never back into the pool
+            raise
         finally:
             cursor.close()
 

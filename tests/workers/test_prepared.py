@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, text
 
 from shop.models import OutboxMessage
 from tests.factories import ShopFactory
@@ -77,3 +77,17 @@ def test_a_naive_instant_is_refused_as_by_the_orm(engine: Engine, shop: ShopFact
     outbox_id = _held_row(engine, shop)
     with engine.connect() as connection, pytest.raises(ValueError, match="naive datetime"):
         ledger.finish(connection, outbox_id, ledger.SENT, NOW.replace(tzinfo=None))
+
+
+def test_a_dropped_database_connection_is_not_reused(engine: Engine, shop: ShopFactory) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server that can drop the connection")
+    outbox_id = _held_row(engine, shop)
+    with engine.connect() as connection:
+        backend = connection.scalar(text("SELECT pg_backend_pid()"))
+        connection.commit()
+        with engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        with pytest.raises(engine.dialect.loaded_dbapi.OperationalError):
+            ledger.finish(connection, outbox_id, ledger.SENT, NOW)
+        assert connection.invalidated  # the pool gets a fresh connection, not this one
