@@ -12,7 +12,7 @@ import gc
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select
@@ -34,8 +34,6 @@ PROVIDER_FAILURES = frozenset(
      "twilio_unavailable", "twilio_temporary", "rate_limited", "twilio_error"}
 )  # fmt: skip
 log = logging.getLogger("leal.delivery")
-RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
-MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 
 
 class Deliverer:
@@ -148,10 +146,12 @@ def _freeze_once() -> None:
 
 
 def _recorded(outcome: Outcome, attempts: int, now: datetime) -> Done:
-    if outcome.verdict == "retry" and attempts >= MAX_ATTEMPTS:
+    if outcome.verdict == "retry" and attempts >= ledger.MAX_ATTEMPTS:
         return Done(ledger.FAILED, "retries_exhausted", outcome.detail)
     if outcome.verdict == "retry":
-        return Done(ledger.RETRY, outcome.reason, outcome.detail, now + RETRY_AFTER[attempts - 1])
+        return Done(
+            ledger.RETRY, outcome.reason, outcome.detail, now + ledger.RETRY_AFTER[attempts - 1]
+        )
     status = ledger.SENT if outcome.verdict == "sent" else ledger.FAILED
     return Done(status, outcome.reason, outcome.detail, provider_id=outcome.provider_id)
 

@@ -11,7 +11,7 @@ that died is given back by `release_stale`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
@@ -33,6 +33,8 @@ from workers.prepared import Prepared
 QUEUED, SENDING, SENT = "queued", "sending", "sent"
 RETRY, FAILED, SKIPPED = "retry", "failed", "skipped"
 CLAIMABLE = (QUEUED, RETRY)
+RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
+MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 FINAL = (SENT, FAILED, SKIPPED)
 
 
@@ -184,11 +186,26 @@ def provider_update(
     return None if row is None else int(row[0])
 
 
-def release_stale(connection: Connection, claimed_before: datetime, now: datetime) -> int:
-    """Give rows stuck in `sending` since before `claimed_before` back as `retry`."""
-    done = connection.execute(
+def release_stale(
+    connection: Connection, claimed_before: datetime, now: datetime, *,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> int:  # fmt: skip
+    """Give rows stuck in `sending` since before `claimed_before` back as `retry`; a row
+    that has used all its attempts fails, so one that kills its worker cannot loop."""
+    stale = (text(SENDING_SQL), OutboxMessage.claimed_at < claimed_before)
+    failed = connection.execute(
         update(OutboxMessage)
-        .where(text(SENDING_SQL), OutboxMessage.claimed_at < claimed_before)
+        .where(*stale, OutboxMessage.attempts >= max_attempts)
+        .values(
+            status=FAILED,
+            reason="worker_lost",
+            detail="the worker was lost during the last attempt",
+            updated_at=now,
+        )
+    )
+    retried = connection.execute(
+        update(OutboxMessage)
+        .where(*stale)
         .values(status=RETRY, reason="worker_lost", updated_at=now)
     )
-    return done.rowcount
+    return failed.rowcount + retried.rowcount

@@ -123,6 +123,23 @@ def test_a_row_is_claimed_once_and_a_lost_worker_gives_it_back(
         assert ledger.claim(connection, ids, now) == ids
 
 
+def test_a_row_whose_last_attempt_lost_its_worker_fails_instead_of_looping(
+    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
+) -> None:
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    daily_run(engine, _config(settings, tmp_path), AT)
+    now = AT + timedelta(minutes=1)
+    with engine.begin() as connection:
+        ids = ledger.due_ids(connection, now, 10)
+        ledger.claim(connection, ids, now)
+        last = OutboxMessage.id == ids[0]
+        connection.execute(update(OutboxMessage).where(last).values(attempts=ledger.MAX_ATTEMPTS))
+        assert ledger.release_stale(connection, now + timedelta(minutes=10), now) == len(ids)
+        rows = dict(connection.execute(select(OutboxMessage.id, OutboxMessage.status)).all())
+    assert rows[ids[0]] == ledger.FAILED
+    assert all(rows[i] == ledger.RETRY for i in ids[1:])
+
+
 def test_delivery_logs_carry_ids_and_states_never_personal_data(
     engine: Engine,
     settings: Settings,
