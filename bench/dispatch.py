@@ -18,19 +18,20 @@ import smtplib
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, select, update  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from bench.sms_rate import measure  # noqa: E402
+from bench.win_back_queue import plan_win_back, requeue  # noqa: E402
 from campaigns.config import Settings  # noqa: E402
 from campaigns.loader import Config  # noqa: E402
-from shop.db import make_engine, migrate  # noqa: E402
-from shop.models import Customer, OutboxMessage  # noqa: E402
+from shop.db import make_engine  # noqa: E402
+from shop.models import OutboxMessage  # noqa: E402
 from templates.unsubscribe import Signer  # noqa: E402
 from workers.run import deliver_due  # noqa: E402
 
@@ -64,7 +65,7 @@ def main() -> None:
             f"  raw smtplib, one connection      {ceiling:>8,.0f} messages/s (the sink's ceiling)"
         )
         for workers in (1, 2):
-            _reset(url)
+            requeue(url)
             rate, cpu_ms = _deliver(config, url, workers)
             print(f"  leal, {workers} worker process(es)     {rate:>8,.0f} messages/s, "
                   f"{cpu_ms:.2f} ms of our CPU per email")  # fmt: skip
@@ -91,30 +92,14 @@ def _config(url: str) -> Config:
 
 
 def _plan(url: str, n: int) -> None:
-    engine = make_engine(url)
-    migrate(engine)
     customers = [
         {"id": f"C{i:07d}", "email": f"c{i}@example.com", "phone": None,
-         "first_name": f"Client {i}",
-         "last_name": "Pérez", "locale": ("ca", "es", "it", "ro", "en")[i % 5],
-         "email_opt_in": True, "sms_opt_in": False}
+         "first_name": f"Client {i}", "last_name": "Pérez",
+         "locale": ("ca", "es", "it", "ro", "en")[i % 5], "email_opt_in": True,
+         "sms_opt_in": False}
         for i in range(n)
     ]  # fmt: skip
-    rows = [
-        {"campaign": "win_back", "trigger": "win_back", "customer_id": c["id"], "channel": "email",
-         "occasion": "win_back:2026-03-01", "status": "queued", "context":
-         {"last_order_on": "2026-03-01"}, "run_date": date(2026, 6, 15), "due_at": NOW,
-         "created_at": NOW, "updated_at": NOW, "attempts": 0, "priority": 0}
-        for c in customers
-    ]  # fmt: skip
-    with engine.begin() as connection:
-        connection.execute(insert(Customer), customers)
-        connection.execute(insert(OutboxMessage), rows)
-
-
-def _reset(url: str) -> None:
-    with make_engine(url).begin() as connection:
-        connection.execute(update(OutboxMessage).values(status="queued", attempts=0))
+    plan_win_back(url, customers, "email", NOW)
 
 
 def _deliver(config: Config, url: str, workers: int) -> tuple[float, float]:

@@ -7,16 +7,15 @@ Used by `bench/dispatch.py`; the server is the test suite's fake of the Messages
 from __future__ import annotations
 
 import multiprocessing
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import redis
-from sqlalchemy import insert, update
 
+from bench.win_back_queue import plan_win_back, requeue
 from campaigns.config import Settings
 from campaigns.loader import Config
-from shop.db import make_engine, migrate
-from shop.models import Customer, OutboxMessage
+from shop.db import make_engine
 from templates.unsubscribe import Signer
 from tests.workers.twilio_fake import fake_twilio
 from workers import ledger
@@ -42,7 +41,7 @@ def measure(folder: str, n: int, rate: float, now: datetime) -> list[str]:
         if workers == 2 and shared is None:
             lines.append("  2 workers: skipped, no Redis on 127.0.0.1:6379 to share the pace")
             continue
-        _reset(url)
+        requeue(url)
         with fake_twilio() as (server, api):
             _deliver(config, url, api, rate, shared, workers, now)
             times = sorted(when for when, _, _ in server.requests)
@@ -57,28 +56,12 @@ def measure(folder: str, n: int, rate: float, now: datetime) -> list[str]:
 
 
 def _plan(url: str, n: int, now: datetime) -> None:
-    engine = make_engine(url)
-    migrate(engine)
     customers = [
         {"id": f"S{i:06d}", "email": None, "phone": f"+347{i:08d}", "first_name": f"Client {i}",
          "last_name": "Puig", "locale": "ca", "email_opt_in": False, "sms_opt_in": True}
         for i in range(n)
     ]  # fmt: skip
-    rows = [
-        {"campaign": "win_back", "trigger": "win_back", "customer_id": c["id"], "channel": "sms",
-         "occasion": "win_back:2026-03-01", "status": "queued",
-         "context": {"last_order_on": "2026-03-01"}, "run_date": date(2026, 6, 15),
-         "due_at": now, "created_at": now, "updated_at": now, "attempts": 0, "priority": 0}
-        for c in customers
-    ]  # fmt: skip
-    with engine.begin() as connection:
-        connection.execute(insert(Customer), customers)
-        connection.execute(insert(OutboxMessage), rows)
-
-
-def _reset(url: str) -> None:
-    with make_engine(url).begin() as connection:
-        connection.execute(update(OutboxMessage).values(status="queued", attempts=0))
+    plan_win_back(url, customers, "sms", now)
 
 
 def _redis_or_none() -> str | None:
