@@ -1,8 +1,8 @@
 """A claimed row made ready to send: rendered and built into bytes, or the reason not to.
 
-A batch is composed whole before its first message goes out: rendering 200 emails in a
-row, then sending them, keeps each stage's code and data hot in the CPU's caches, which
-halves what the renderer costs next to the SMTP and SQLite work it used to alternate with.
+A batch is composed whole before its first message goes out: rendering a batch in a row,
+then sending it, keeps each stage's code and data hot in the CPU's caches, which took
+about 40 % off rendering and MIME next to the SMTP and SQLite work they alternated with.
 Nothing is decided earlier than before: consent was loaded with the claim, and a campaign
 paused during the batch still holds back the messages already composed.
 """
