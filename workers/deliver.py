@@ -72,7 +72,7 @@ class Deliverer:
             for item, context in zip(claimed, contexts, strict=True)
         ]
         tally: Counter[str] = Counter()
-        with self.engine.connect() as connection:  # one connection, one commit per message
+        with _outcomes_connection(self.engine) as connection:  # one commit per message
             for item, message in zip(claimed, composed, strict=True):
                 tally[self._deliver_one(connection, item, message, now)] += 1
                 connection.commit()
@@ -89,15 +89,17 @@ class Deliverer:
             ledger.defer(connection, outbox_id, message.until, now, message.reason)
             return f"deferred:{message.reason}"
         done = message if isinstance(message, Done) else self._send(message, item.attempts, now)
-        ledger.finish(
-            connection, outbox_id, done.status, now, reason=done.reason, detail=done.detail,
-            due_at=done.due_at, provider_id=done.provider_id,
-        )  # fmt: skip
+        # What the outcome implies is written first and the outcome last: a crash between
+        # leaves the row `sending`, and its retry meets the suppression at send time.
         self._count_failure(connection, item.ref.campaign, done, now)
         if done.reason == "hard_bounce" and item.recipient.email:
             suppress(connection, "email", item.recipient.email, done.reason, now)
         if done.reason in ("opted_out", "invalid_number") and item.recipient.phone:
             suppress(connection, "sms", item.recipient.phone, done.reason, now)
+        ledger.finish(
+            connection, outbox_id, done.status, now, reason=done.reason, detail=done.detail,
+            due_at=done.due_at, provider_id=done.provider_id,
+        )  # fmt: skip
         log.info(
             "outbox=%d campaign=%s channel=%s status=%s reason=%s attempt=%d",
             outbox_id,
@@ -128,6 +130,17 @@ class Deliverer:
         if isinstance(message, OutgoingSms):
             return _recorded(self.channel.send_sms(message), attempts, now)
         return _recorded(self.channel.send_email(message), attempts, now)
+
+
+def _outcomes_connection(engine: Engine) -> Connection:
+    """Where outcomes are recorded. On PostgreSQL in autocommit: each statement commits
+    itself, so recording an outcome is one round trip to the server, not an UPDATE and then
+    a COMMIT (~80 µs of client CPU and one wait less per message). SQLite keeps its
+    transactions: there a commit is a local call, and its pool relies on our BEGIN."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
 
 
 _frozen = False
