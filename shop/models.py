@@ -131,7 +131,8 @@ class LedgerEntry(Base):
 
     __tablename__ = "loyalty_ledger"
     __table_args__ = (
-        Index("ix_loyalty_ledger_customer_on", "customer_id", "on_date"),
+        # covers the tier window sums: a customer's earn entries by date, with their points
+        Index("ix_loyalty_ledger_customer_on", "customer_id", "on_date", "kind", "at", "points"),
         Index("ix_loyalty_ledger_at", "at", "customer_id", "kind"),  # covers "booked since"
     )
 

@@ -10,7 +10,7 @@ Once per (customer, new tier, run date): `tier:<new tier>:<run date>`.
 
 Cost: only customers with an earn entry in (P, T] can go up, and only those with one
 that left the window on the run date can go down; the covering `at` index finds them and
-their window sums use the (customer_id, on_date) index.
+their window sums read only the covering (customer_id, on_date, kind, at, points) index.
 """
 
 from __future__ import annotations
