@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import email_validator
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
 from campaigns.config import Settings
 
@@ -240,9 +241,12 @@ def _email(value: str) -> str | None:
 def _plain_email(value: str) -> str | None:
     """The normalized address when it is an everyday one, else None (ask email-validator):
     the domain lowercased, nothing else changed. Punycode and `--` labels, special-use
-    names and anything near a length limit go the long way."""
+    names, role mailboxes the validator lowercases (Info@, POSTMASTER@) and anything near a
+    length limit go the long way."""
     match = _PLAIN_EMAIL.fullmatch(value)
     if match is None or len(value) > 254 or len(match[1]) > 64:
+        return None
+    if match[1].lower() in CASE_INSENSITIVE_MAILBOX_NAMES:
         return None
     domain = match[2].lower()
     if "--" in domain or len(domain) > 253:
