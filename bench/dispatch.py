@@ -79,16 +79,23 @@ def main() -> None:
             for line in measure(folder, args.sms, args.sms_rate, NOW):
                 print(line)
     sink.terminate()
+    if args.postgres:
+        _drop_schema(args.postgres)
 
 
 def _fresh_schema(url: str) -> str:
     """An empty schema on the server for the bench's ledger (the server's CPU, like the
     sink's, is not counted as ours)."""
+    _drop_schema(url)
     with make_engine(url).begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS leal_bench_dispatch CASCADE"))
         connection.execute(text("CREATE SCHEMA leal_bench_dispatch"))
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}options=-csearch_path%3Dleal_bench_dispatch"
+
+
+def _drop_schema(url: str) -> None:
+    with make_engine(url).begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS leal_bench_dispatch CASCADE"))
 
 
 def _config(url: str) -> Config:

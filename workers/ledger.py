@@ -24,6 +24,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.orm import aliased
 
 from shop.models import CLAIMABLE_SQL, SENDING_SQL, CampaignPause, OutboxMessage
 from shop.sql import upsert_insert
@@ -190,9 +191,26 @@ def release_stale(
     connection: Connection, claimed_before: datetime, now: datetime, *,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> int:  # fmt: skip
-    """Give rows stuck in `sending` since before `claimed_before` back as `retry`; a row
-    that has used all its attempts fails, so one that kills its worker cannot loop."""
+    """Give rows stuck in `sending` since before `claimed_before` back as `retry`.
+
+    A worker sends its batch in id order, so of each batch a dead worker left (the rows it
+    claimed at one instant) the first still `sending` is the one it was on: that row keeps
+    its attempt, the rest never left and get theirs back. The row in flight fails once it
+    has used every attempt, so a message that kills its worker cannot loop forever, and
+    the rows batched with it are not charged for it.
+    """
     stale = (text(SENDING_SQL), OutboxMessage.claimed_at < claimed_before)
+    batch = aliased(OutboxMessage)
+    in_flight = (
+        select(func.min(batch.id))
+        .where(batch.status == SENDING, batch.claimed_at == OutboxMessage.claimed_at)
+        .scalar_subquery()
+    )
+    connection.execute(
+        update(OutboxMessage)
+        .where(*stale, OutboxMessage.id > in_flight)
+        .values(attempts=OutboxMessage.attempts - 1)
+    )
     failed = connection.execute(
         update(OutboxMessage)
         .where(*stale, OutboxMessage.attempts >= max_attempts)
