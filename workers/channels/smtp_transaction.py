@@ -55,22 +55,22 @@ def transact(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> Re
     pipelined = smtp.has_extn("pipelining")
     if pipelined:
         smtp.send(b"".join(commands))
-    replies: list[Reply] = []
+    refusal: Reply | None = None  # the first command refused
     for (stage, accepted), command in zip(_STEPS, commands, strict=True):
         if not pipelined:
             smtp.send(command)
         try:
             code, text = smtp.getreply()
         except (smtplib.SMTPException, OSError):
-            if replies:  # a refusal was read before the server hung up: it stands
-                return replace(replies[0], reusable=False)
+            if refusal is not None:  # read before the server hung up: it stands
+                return replace(refusal, reusable=False)
             raise
-        if code not in accepted and not replies:
-            replies.append(Reply(stage, code, text))
-        if replies and not pipelined:
-            break
-    if replies:  # refused at MAIL, RCPT or DATA
-        return replace(replies[0], reusable=_abandon(smtp, after_354=code == 354))
+        if refusal is None and code not in accepted:
+            refusal = Reply(stage, code, text)
+            if not pipelined:
+                break
+    if refusal is not None:  # refused at MAIL, RCPT or DATA
+        return replace(refusal, reusable=_abandon(smtp, after_354=code == 354))
     smtp.send(_stuffed(data) + b".\r\n")
     code, text = smtp.getreply()
     return Reply("sent" if code == 250 else "data", code, text)
