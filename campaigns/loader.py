@@ -59,9 +59,13 @@ class Config:
         configured = self.settings.templates.dir
         if configured is None:
             return Path(shipped_templates.__file__).parent
-        if configured.is_absolute() or self.path is None:
-            return configured
-        return self.path.parent / configured
+        return self.beside(configured)
+
+    def beside(self, path: Path) -> Path:
+        """A path from the settings: a relative one is read from the settings file's folder."""
+        if path.is_absolute() or self.path is None:
+            return path
+        return self.path.parent / path
 
     def trigger_params(self, name: str) -> Params:
         campaign = self.settings.campaigns[name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import json
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from email import policy
 from pathlib import Path
 
@@ -100,15 +100,23 @@ def test_a_name_that_would_break_the_subject_skips_the_email(
     assert not list((tmp_path / "email").glob("*.eml"))
 
 
+def due_for_ana(
+    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
+) -> tuple[list[int], datetime]:
+    """Ana's planned birthday email and SMS, and an instant at which they are due."""
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    daily_run(engine, _config(settings, tmp_path), AT)
+    now = AT + timedelta(minutes=1)
+    with engine.connect() as connection:
+        return ledger.due_ids(connection, now, 10), now
+
+
 def test_a_row_is_claimed_once_and_a_lost_worker_gives_it_back(
     engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
 ) -> None:
     # given two planned rows
-    shop.customer("ana", birth_date=date(1990, 6, 15))
-    daily_run(engine, _config(settings, tmp_path), AT)
-    now = AT + timedelta(minutes=1)
+    ids, now = due_for_ana(engine, settings, shop, tmp_path)
     with engine.begin() as connection:
-        ids = ledger.due_ids(connection, now, 10)
         # when two workers claim the same rows, one after the other
         first = ledger.claim(connection, ids, now)
         second = ledger.claim(connection, ids, now)
@@ -121,23 +129,6 @@ def test_a_row_is_claimed_once_and_a_lost_worker_gives_it_back(
         # then the rows are claimable again
         assert released == 2
         assert ledger.claim(connection, ids, now) == ids
-
-
-def test_a_row_whose_last_attempt_lost_its_worker_fails_instead_of_looping(
-    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
-) -> None:
-    shop.customer("ana", birth_date=date(1990, 6, 15))
-    daily_run(engine, _config(settings, tmp_path), AT)
-    now = AT + timedelta(minutes=1)
-    with engine.begin() as connection:
-        ids = ledger.due_ids(connection, now, 10)
-        ledger.claim(connection, ids, now)
-        last = OutboxMessage.id == ids[0]
-        connection.execute(update(OutboxMessage).where(last).values(attempts=ledger.MAX_ATTEMPTS))
-        assert ledger.release_stale(connection, now + timedelta(minutes=10), now) == len(ids)
-        rows = dict(connection.execute(select(OutboxMessage.id, OutboxMessage.status)).all())
-    assert rows[ids[0]] == ledger.FAILED
-    assert all(rows[i] == ledger.RETRY for i in ids[1:])
 
 
 def test_delivery_logs_carry_ids_and_states_never_personal_data(

@@ -1,5 +1,5 @@
-"""A message that kills its worker every time: it fails after its attempts, and the rows
-batched with it are neither charged for it nor held back."""
+"""Workers that die: a row out of attempts fails instead of looping, and a message that
+kills its worker every time fails alone, its batch-mates neither charged nor held back."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from contextlib import suppress
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from campaigns.config import Settings
 from campaigns.daily import daily_run
 from shop.models import Customer, OutboxMessage
 from tests.factories import ShopFactory
-from tests.workers.test_deliver import AT, NOW, SIGNER, _config
+from tests.workers.test_deliver import AT, NOW, SIGNER, _config, due_for_ana
 from workers import ledger
 from workers.channels.base import Outcome, OutgoingEmail, OutgoingSms
 from workers.deliver import Deliverer
@@ -71,3 +71,17 @@ def test_a_message_that_kills_its_worker_fails_alone(
     assert sorted(channel.sent) == sorted(
         ["+34611111111", "bob@example.com", "+34622222222", "cid@example.com"]
     )
+
+
+def test_a_row_whose_last_attempt_lost_its_worker_fails_instead_of_looping(
+    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
+) -> None:
+    ids, now = due_for_ana(engine, settings, shop, tmp_path)
+    with engine.begin() as connection:
+        ledger.claim(connection, ids, now)
+        last = OutboxMessage.id == ids[0]
+        connection.execute(update(OutboxMessage).where(last).values(attempts=ledger.MAX_ATTEMPTS))
+        assert ledger.release_stale(connection, now + timedelta(minutes=10), now) == len(ids)
+        rows = dict(connection.execute(select(OutboxMessage.id, OutboxMessage.status)).all())
+    assert rows[ids[0]] == ledger.FAILED
+    assert all(rows[i] == ledger.RETRY for i in ids[1:])

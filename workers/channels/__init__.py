@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from campaigns.loader import Config
 from workers.channels.base import Channel, Outcome, OutgoingEmail, OutgoingSms
 from workers.channels.file import FileChannel
@@ -33,7 +31,7 @@ def make_channel(config: Config) -> Routed:
     """The configured channels; relative paths are read from the settings file's folder."""
     settings, delivery = config.settings, config.settings.delivery
     files = (
-        FileChannel(_beside(config, delivery.folder))
+        FileChannel(config.beside(delivery.folder))
         if "file" in (delivery.email, delivery.sms)
         else None
     )
@@ -41,7 +39,7 @@ def make_channel(config: Config) -> Routed:
     if delivery.email == "smtp":
         smtp = settings.smtp
         envelope = smtp.envelope_from or settings.email.from_address
-        ca_file = str(_beside(config, smtp.ca_file)) if smtp.ca_file else None
+        ca_file = str(config.beside(smtp.ca_file)) if smtp.ca_file else None
         email = SmtpChannel(
             SmtpServer(smtp.host, smtp.port, smtp.security, smtp.username, envelope,
                        ca_file=ca_file)
@@ -61,13 +59,6 @@ def make_channel(config: Config) -> Routed:
         )
     assert email is not None and sms is not None
     return Routed(email, sms)
-
-
-def _beside(config: Config, path: Path) -> Path:
-    """A relative path in the settings is read from the settings file's folder."""
-    if path.is_absolute() or config.path is None:
-        return path
-    return config.path.parent / path
 
 
 def _redis(broker_url: str | None) -> str | None:
