@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists
-
-from shop.models import Customer, Suppression
+from shop.models import Customer
+from shop.suppressions import is_suppressed
 
 NO_CONSENT = "no_consent"
 NO_ADDRESS = "no_address"
@@ -26,14 +25,10 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 def recipient_columns() -> list[Any]:  # columns and labelled EXISTS
     """What `Recipient.from_row` reads, for a query joined with `customers`."""
-
-    def suppressed(channel: str, address: Any) -> ColumnElement[bool]:
-        return exists().where(Suppression.channel == channel, Suppression.address == address)
-
     return [
         Customer.email, Customer.phone, Customer.email_opt_in, Customer.sms_opt_in,
-        suppressed("email", Customer.email).label("email_suppressed"),
-        suppressed("sms", Customer.phone).label("sms_suppressed"),
+        is_suppressed("email", Customer.email).label("email_suppressed"),
+        is_suppressed("sms", Customer.phone).label("sms_suppressed"),
     ]  # fmt: skip
 
 

@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Engine, select
 from campaigns.loader import Config
 from campaigns.offers import find_coupons
 from campaigns.policies import Recipient, recipient_columns
-from shop.models import Customer, OutboxMessage, Suppression
-from shop.sql import upsert_insert
+from shop.models import Customer, OutboxMessage
+from shop.suppressions import suppress
 from templates.context import MessageRef, Personal, build_contexts
 from templates.unsubscribe import Signer
 from workers import ledger
@@ -167,17 +167,6 @@ def _recorded(outcome: Outcome, attempts: int, now: datetime) -> Done:
         )
     status = ledger.SENT if outcome.verdict == "sent" else ledger.FAILED
     return Done(status, outcome.reason, outcome.detail, provider_id=outcome.provider_id)
-
-
-def suppress(
-    connection: Connection, channel: str, address: str, reason: str, now: datetime
-) -> None:
-    """Never contact `address` on `channel` again (idempotent)."""
-    insert = upsert_insert(connection, Suppression).on_conflict_do_nothing(
-        index_elements=["channel", "address"]
-    )
-    connection.execute(insert, {"channel": channel, "address": address, "reason": reason,
-                                "created_at": now})  # fmt: skip
 
 
 def _load(connection: Connection, config: Config, ids: list[int]) -> list[Claimed]:

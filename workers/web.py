@@ -22,17 +22,17 @@ from typing import Any
 
 from fastapi import FastAPI, Form, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, select, update
 from twilio.request_validator import RequestValidator
 
 from campaigns.loader import Config
 from shop.db import make_engine
 from shop.events import EventError, apply_event
-from shop.models import Customer, Suppression
+from shop.models import Customer
+from shop.suppressions import lift, suppress
 from templates.unsubscribe import BadTokenError, Signer, Unsubscribe
 from workers import ledger
 from workers.channels.twilio_sms import INVALID, OPTED_OUT, TOKEN_ENV
-from workers.deliver import suppress
 
 STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"}
@@ -143,8 +143,7 @@ def _set_sms_consent(connection: Connection, number: str, *, consent: bool) -> N
     owners = update(Customer).where(Customer.phone == number)
     connection.execute(owners.values(sms_opt_in=consent))
     if consent:
-        gone = (Suppression.channel == "sms", Suppression.address == number)
-        connection.execute(delete(Suppression).where(*gone))
+        lift(connection, "sms", number)
     else:
         suppress(connection, "sms", number, "stop", datetime.now(UTC))
 
