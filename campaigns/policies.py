@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shop.models import Customer
-from shop.suppressions import is_suppressed
+from shop.suppressions import customer_suppressed
 
 NO_CONSENT = "no_consent"
 NO_ADDRESS = "no_address"
@@ -27,8 +27,8 @@ def recipient_columns() -> list[Any]:  # columns and labelled EXISTS
     """What `Recipient.from_row` reads, for a query joined with `customers`."""
     return [
         Customer.email, Customer.phone, Customer.email_opt_in, Customer.sms_opt_in,
-        is_suppressed("email", Customer.email).label("email_suppressed"),
-        is_suppressed("sms", Customer.phone).label("sms_suppressed"),
+        customer_suppressed("email").label("email_suppressed"),
+        customer_suppressed("sms").label("sms_suppressed"),
     ]  # fmt: skip
 
 

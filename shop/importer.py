@@ -34,6 +34,8 @@ from sqlalchemy import (
 from campaigns.config import LoyaltySettings, Settings
 from shop.carts import refresh_carts
 from shop.csv_rows import COLUMNS, CsvSource, Lines, show
+from shop.db import writer
+from shop.import_consent import CustomerGuard
 from shop.import_parse import parsed_batches
 from shop.loyalty import earn_entry, points_for
 from shop.models import Base, CartEvent, Customer, LedgerEntry, Order, OrderItem, Product
@@ -86,7 +88,12 @@ def import_dir(
         for path in sorted(directory.glob("*.csv"))
         if path.stem not in COLUMNS
     ]
-    with engine.connect() as connection, _big_cache(connection), connection.begin() as transaction:
+    # A writer: the import reads what is there, then writes (an overlapping run must wait).
+    with (
+        writer(engine).connect() as connection,
+        _big_cache(connection),
+        connection.begin() as transaction,
+    ):
         loader = _Loader(connection, settings, report)
         deferred = _DeferredIndexes(connection)
         for name in COLUMNS:  # in dependency order
@@ -130,12 +137,16 @@ class _Loader:
         self.ledger = _Sink(connection, LedgerEntry, ["order_id"])
         self.earnings = _Earnings(settings.loyalty, self.ledger.columns)
         self.sinks = {
-            "customers": _Sink(connection, Customer, update=True),
+            # erased_at is Leal's own: an import never clears it
+            "customers": _Sink(connection, Customer, update=True, skip=["erased_at"]),
             "products": _Sink(connection, Product, update=True),
             "orders": _Sink(connection, Order),
             "order_items": _Sink(connection, OrderItem, update=True),
             "cart_events": _Sink(connection, CartEvent, keys=["cart_id", "sku", "at"]),
         }
+        self.customers = CustomerGuard(
+            connection, self.sinks["customers"].columns, settings.shop.default_phone_region
+        )
         # Earn entries written by this run have larger ids: they name the touched customers.
         self.ledger_before = connection.scalar(select(func.max(LedgerEntry.id))) or 0
         self.cart_events_before = connection.scalar(select(func.max(CartEvent.id))) or 0
@@ -181,6 +192,8 @@ class _Loader:
         total = len(good) + len(bad)
         for position, column, target in REFERENCES.get(name, ()):
             good = self._known(good, bad, position, column, target)
+        if name == "customers":
+            good = self.customers.rows(good, path, self.report.warnings)
         self._write(name, [row for _, row in good])
         file.rows += total
         file.imported += len(good)
@@ -311,10 +324,15 @@ class _Sink:
         keys: Sequence[str] | None = None,
         *,
         update: bool = False,
+        skip: Sequence[str] = (),
     ) -> None:
         table = model.__table__
         assert isinstance(table, Table)
-        self.columns = [c.name for c in table.columns if c is not table.autoincrement_column]
+        self.columns = [
+            c.name
+            for c in table.columns
+            if c is not table.autoincrement_column and c.name not in skip
+        ]
         keys = list(keys or (c.name for c in table.primary_key))
         insert = upsert_insert(connection, table)
         if update:

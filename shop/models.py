@@ -43,6 +43,18 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def _email_key(context: Any) -> str | None:
+    from shop.address_keys import insert_default  # imports the models
+
+    return insert_default(context, "email")
+
+
+def _phone_key(context: Any) -> str | None:
+    from shop.address_keys import insert_default
+
+    return insert_default(context, "sms")
+
+
 class Customer(Base):
     __tablename__ = "customers"
 
@@ -59,6 +71,12 @@ class Customer(Base):
     email_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Keyed hashes of the canonical address and phone (shop.address_keys), so suppressions
+    # join hash to hash. Filled by the importer; an INSERT that leaves them out gets them.
+    email_key: Mapped[str | None] = mapped_column(String(64), index=True, default=_email_key)
+    phone_key: Mapped[str | None] = mapped_column(String(64), index=True, default=_phone_key)
+    # Set by `leal customer erase`: the personal data is gone and imports leave the row alone.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Product(Base):
@@ -175,17 +193,29 @@ class CustomerStats(Base):
 
 
 class Suppression(Base):
-    """An address that must not be contacted on a channel (hard bounce, complaint, STOP)."""
+    """An address that must not be contacted on a channel (hard bounce, STOP, unsubscribe,
+    erasure), stored as the keyed hash of its canonical form, never in plain."""
 
     __tablename__ = "suppressions"
     __table_args__ = (
-        UniqueConstraint("channel", "address", name="uq_suppressions_channel_address"),
+        UniqueConstraint("channel", "address_key", name="uq_suppressions_channel_address_key"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    address: Mapped[str] = mapped_column(String(254))
+    address_key: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PrivacyKey(Base):
+    """The installation's secret for address hashes, made once by migration 0012 and never
+    rotated: a new key would orphan every suppression (shop.address_keys)."""
+
+    __tablename__ = "privacy_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))  # hex
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -234,9 +264,15 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Delivery: queued -> sending -> sent | retry | failed | skipped (workers.ledger).
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who holds a `sending` row: random per claim, checked before the send and by every
+    # outcome write, so a worker whose row was given back can neither send nor record it.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[str | None] = mapped_column(String(500))  # the provider's words, no PII
     provider_id: Mapped[str | None] = mapped_column(String(64), index=True)  # e.g. Twilio's SM…
+    # The provider's latest word on it (Twilio's MessageStatus), applied in order by
+    # workers.provider_status so a late callback never undoes a later state.
+    provider_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class Coupon(Base):
@@ -268,6 +304,21 @@ class CampaignPause(Base):
     campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
     paused_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(String(500))
+
+
+class ChannelPause(Base):
+    """A delivery channel (`email`, `sms`) whose provider is unreachable: the shop's relay
+    or account, not any campaign. Its rows wait in the ledger; each delivery pass probes it
+    once `next_probe_at` has come (with backoff) and deletes the pause when it answers."""
+
+    __tablename__ = "channel_pauses"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(500))  # the failure that paused it
+    probes: Mapped[int] = mapped_column(Integer, default=0)  # failed probes since
+    last_probe: Mapped[str | None] = mapped_column(String(500))  # what the last one met
+    next_probe_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Run(Base):

@@ -8,7 +8,8 @@ from sqlalchemy import Engine, func, insert, select
 from campaigns.config import Settings
 from campaigns.daily import daily_run
 from campaigns.loader import Config
-from shop.models import Coupon, CustomerStats, OrderItem, OutboxMessage, Run, Suppression
+from shop.models import Coupon, CustomerStats, OrderItem, OutboxMessage, Run
+from shop.suppressions import suppress
 from tests.factories import ShopFactory, local
 
 AT = local("2026-06-15 09:00")
@@ -42,11 +43,7 @@ def test_consent_address_and_suppression_per_channel(
     shop.customer("bad-phone", birth_date=BIRTHDAY, phone="600 000 000")
     shop.customer("bounced", birth_date=BIRTHDAY, email="bounced@example.com")
     with engine.begin() as connection:
-        connection.execute(
-            insert(Suppression),
-            {"channel": "email", "address": "bounced@example.com", "reason": "hard_bounce",
-             "created_at": AT},
-        )  # fmt: skip
+        suppress(connection, "email", "bounced@example.com", "hard_bounce", AT)
     # when the plan is made without writing
     result = daily_run(engine, _config(settings), AT, dry_run=True)
     # then each message carries its own verdict
