@@ -19,7 +19,7 @@ from campaigns.loader import Config
 from campaigns.offers import IssuedCoupon, find_coupons
 from campaigns.personalize import recommend_for_plan
 from campaigns.plan import Message, Plan
-from templates.context import MessageRef, Personal, build_contexts
+from templates.context import ContextFailure, MessageRef, Personal, build_contexts
 from templates.loader import TemplateSet
 from templates.render import RenderedEmail, RenderedSms, Renderer
 from templates.unsubscribe import Signer
@@ -70,6 +70,8 @@ def make_preview(
     personal = Personal(coupons, _recommendations(connection, config, campaign_name, ref, run))
     [context] = build_contexts(connection, settings, [ref], run.run_date, signer, personal)
     assert context is not None  # the trigger just found this customer
+    if isinstance(context, ContextFailure):  # what a send would skip as `context_error`
+        raise PreviewError(f"customer {ref.customer_id}: {context.detail}")
     renderer = Renderer(TemplateSet(config.templates_dir, settings.shop.default_locale))
     email = renderer.email(campaign.template, context) if "email" in channels else None
     sms = (

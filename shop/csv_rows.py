@@ -18,10 +18,12 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import email_validator
 import phonenumbers
+from babel import Locale, UnknownLocaleError
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
@@ -44,6 +46,11 @@ Lines = list[tuple[int, Any]]  # (line number, values or reason)
 ID_SIZE = 64  # shop.models.ID
 MAX_CENTS = 10**15  # 10 trillion in currency units: far below BigInteger's limit
 MAX_INTEGER = 2**31 - 1  # Integer columns (quantities, points) on PostgreSQL
+# A million of one product is beyond any shop's order, and keeps a line's total (at most
+# MAX_CENTS each) within what Babel's 28-digit decimals can format as money.
+MAX_QUANTITY = 1_000_000
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # instants and birth dates outside are typos, and the
+# edges of Python's calendar (0001-01-01 at +14:00) overflow when converted to UTC
 # [0-9], not \d: no other scripts' digits; at most 15 of them, as int() refuses 4,300
 _AMOUNT = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,2}))?")
 _COUNT = re.compile(r"[0-9]{1,10}")
@@ -57,6 +64,12 @@ _PLAIN_EMAIL = re.compile(
 )
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 _FLAGS = {"true": True, "false": False}
+# C0/C1 controls (CR and LF break headers and SMS, NUL breaks PostgreSQL), Unicode line and
+# paragraph separators, and lone surrogates (they cannot be encoded to send)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_WEB_SCHEMES = frozenset({"http", "https"})
+# Keys ZoneInfo loads that are not a place: the machine's own zone, and the placeholder
+_NOT_ZONES = frozenset({"localtime", "Factory"})
 
 
 class RowError(ValueError):
@@ -69,7 +82,7 @@ def show(value: str) -> str:
 
 
 def ident(column: str, value: str) -> str:
-    if 0 < len(value) <= ID_SIZE and "\x00" not in value:
+    if 0 < len(value) <= ID_SIZE and _CONTROL.search(value) is None:
         return value  # the usual case, without a second call
     if not value:
         raise RowError(f"{column} is empty")
@@ -81,6 +94,8 @@ def text(column: str, value: str, size: int) -> str:
         raise RowError(f"{column} is longer than {size} characters")
     if "\x00" in value:  # PostgreSQL refuses NUL in text and would abort the import
         raise RowError(f"{column} contains a NUL character")
+    if _CONTROL.search(value):
+        raise RowError(f"{column} contains a control character or a line break")
     return value
 
 
@@ -118,8 +133,8 @@ def count(column: str, value: str, minimum: int) -> int:
         raise RowError(f"{column} {show(value)} is negative")
     if number < minimum:
         raise RowError(f"{column} {show(value)} must be at least {minimum}")
-    if number > MAX_INTEGER:
-        raise RowError(f"{column} {show(value)} is too large")
+    if number > MAX_QUANTITY:
+        raise RowError(f"{column} {show(value)} is too large (at most {MAX_QUANTITY:,})")
     return number
 
 
@@ -140,6 +155,8 @@ def instant(column: str, value: str, zone: ZoneInfo | None = None) -> datetime:
         if zone is None:
             raise RowError(f"{column} {show(value)} has no UTC offset (add one, or Z)")
         at = at.replace(tzinfo=zone)
+    if not FIRST_YEAR <= at.year <= LAST_YEAR:
+        raise RowError(f"{column} {show(value)} is not between {FIRST_YEAR} and {LAST_YEAR}")
     return at
 
 
@@ -148,12 +165,50 @@ def utc(at: datetime) -> datetime:
 
 
 @lru_cache(maxsize=1024)
-def _is_zone(name: str) -> bool:
+def is_zone(name: str) -> bool:
+    """An IANA zone ZoneInfo loads, by its plain key: not a path, not `right/…`/`posix/…`,
+    not the machine's `localtime` (what a key means must not depend on the host)."""
+    if name not in _zone_keys():
+        return False
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
+
+
+@lru_cache(maxsize=1)
+def _zone_keys() -> frozenset[str]:
+    return frozenset(available_timezones()) - _NOT_ZONES  # ~600 keys, read once
+
+
+@lru_cache(maxsize=1024)
+def is_locale(name: str) -> bool:
+    """A locale the renderer can format in: `templates.sandbox` hands Babel the customer's
+    locale with `_` for `-`, so that is what is asked here."""
+    try:
+        Locale.parse(name.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return False
+    return True
+
+
+def is_web_url(value: str) -> bool:
+    """An absolute http(s) URL with a host, safe as written in `href`/`src` and in text.
+
+    By hand on top of urlsplit, as the check is on the exact text that is stored and
+    rendered: a WHATWG parser would repair a URL with a tab, a line break or a backslash
+    into something else than what a mail client may read. No userinfo (`https://shop@evil`),
+    which shows the shop's name to a reader while it links elsewhere."""
+    if not value.isprintable() or any(c.isspace() or c == "\\" for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in _WEB_SCHEMES and bool(host) and "@" not in parts.netloc
 
 
 class RowParser:
@@ -189,8 +244,8 @@ class RowParser:
             raise RowError("name is empty")
         return (
             row_sku, text("name", name, 200), text("category", category, 100),
-            cents("price", price), optional("image_url", image_url, 500),
-            optional("url", url, 500), flag("in_stock", in_stock),
+            cents("price", price), _web_url("image_url", image_url),
+            _web_url("url", url), flag("in_stock", in_stock),
         )  # fmt: skip
 
     def order(self, values: Sequence[str]) -> tuple[object, ...]:
@@ -263,21 +318,35 @@ def _birth_date(value: str) -> date | None:
     try:
         if _DAY.fullmatch(value) is None:
             raise ValueError
-        return date.fromisoformat(value)
+        born = date.fromisoformat(value)
     except ValueError:
         raise RowError("birth_date is not a valid YYYY-MM-DD date") from None
+    if not FIRST_YEAR <= born.year <= LAST_YEAR:  # the date itself is personal: not quoted
+        raise RowError(f"birth_date is not between {FIRST_YEAR} and {LAST_YEAR}")
+    return born
 
 
 def _locale(value: str) -> str | None:
-    if value and (len(value) > 16 or _LOCALE.fullmatch(value) is None):
+    if not value:
+        return None
+    if len(value) > 16 or _LOCALE.fullmatch(value) is None:
         raise RowError(f"locale {show(value)} is not a language code such as es or pt-BR")
-    return value or None
+    if not is_locale(value):
+        raise RowError(f"locale {show(value)} is not a locale Leal can format in (CLDR)")
+    return value
 
 
 def _zone(value: str) -> str | None:
-    if value and not _is_zone(value):
+    if value and not is_zone(value):
         raise RowError(f"timezone {show(value)} is not an IANA time zone such as Europe/Madrid")
     return value or None
+
+
+def _web_url(column: str, value: str) -> str | None:
+    url = optional(column, value, 500)
+    if url is not None and not is_web_url(url):
+        raise RowError(f"{column} {show(url)} is not an absolute http(s) URL")
+    return url
 
 
 class CsvSource:

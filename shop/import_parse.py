@@ -8,7 +8,10 @@ parsed inline, where starting a process would cost more than it saves.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import signal
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.queues import Queue
@@ -64,29 +67,46 @@ def _inline(
                     good.append((line, parse(values)))
                 except RowError as error:
                     bad.append((line, str(error)))
+                except (ValueError, ArithmeticError, UnicodeError) as error:
+                    # a value no check foresaw: one bad row, never the end of the import;
+                    # the type only, as the message may quote an address
+                    bad.append((line, f"a value could not be read ({type(error).__name__})"))
             yield good, bad
 
 
 def _in_background(
     path: Path, name: str, settings: Settings, columns: tuple[int, ...], width: int
 ) -> Iterator[Batch]:
-    # fork, not spawn: a spawned child re-runs an unguarded __main__ (a user's script). The
-    # child only parses and exits with os._exit, never touching the inherited connection.
+    # fork, not spawn: a spawned child re-runs an unguarded __main__ (a user's script).
     context = multiprocessing.get_context("fork")
     queue: Queue[Any] = context.Queue(maxsize=_QUEUE_BATCHES)
-    worker = context.Process(
-        target=_work, args=(queue, path, name, settings, columns, width), daemon=True
-    )
-    worker.start()
+    child = _fork_child(queue, path, name, settings, columns, width)
     try:
         while (item := queue.get()) is not None:
             if isinstance(item, str):
                 raise ParseWorkerError(item)
             yield item
     finally:  # also when the writer stops early: never leave the helper behind
-        if worker.is_alive():
-            worker.terminate()
-        worker.join()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+
+
+def _fork_child(queue: Queue[Any], *args: Any) -> int:
+    """A bare os.fork rather than multiprocessing.Process: Process runs every library's
+    after-fork hook in the child, and kombu's closes the parent's inherited broker
+    connections, blocking forever on a socket the parent owns (a process that used Celery,
+    then imported a big file, hung). The child only parses, puts its batches on the queue
+    and leaves with os._exit, never touching anything it inherited."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:  # pragma: no cover (the child: coverage does not follow it)
+        _work(queue, *args)
+        queue.close()
+        queue.join_thread()  # the batches are in the pipe before the child is gone
+    finally:
+        os._exit(0)
 
 
 def _work(

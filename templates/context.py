@@ -15,6 +15,8 @@ from sqlalchemy import Connection
 
 from campaigns.config import Settings
 from campaigns.offers import IssuedCoupon, Moment
+from shop.csv_rows import is_locale, is_web_url
+from shop.redact import redact
 from templates import context_data as data
 from templates.sandbox import format_money
 from templates.unsubscribe import Signer
@@ -45,6 +47,22 @@ class Personal:
     recommendations: Mapping[str, Sequence[str]] = field(default_factory=dict)  # customer -> skus
 
 
+@dataclass(frozen=True)
+class ContextFailure:
+    """One message's context could not be built (a moment that does not parse, an amount
+    beyond what can be formatted): that message is skipped, the rest of the batch goes on.
+    `detail` says why, without the customer's address, number or name."""
+
+    detail: str
+
+
+Built = dict[str, Any] | ContextFailure | None
+
+
+class _UnbuildableError(Exception):
+    """A known reason a context cannot be built; the message is the detail."""
+
+
 def build_contexts(
     connection: Connection,
     settings: Settings,
@@ -52,20 +70,20 @@ def build_contexts(
     on: date,
     signer: Signer,
     personal: Personal,
-) -> list[dict[str, Any] | None]:
-    """One context per ref, in order; None where the customer no longer exists."""
+) -> list[Built]:
+    """One context per ref, in order; None where the customer no longer exists, and a
+    ContextFailure where that one message's context cannot be built."""
     ids = {ref.customer_id for ref in refs}
     people = data.customers(connection, ids)
     points = data.loyalty(connection, ids, on, settings.loyalty)
     skus = {sku for skus in personal.recommendations.values() for sku in skus}
     skus |= {sku for ref in refs for sku in ref.moment.get("recommendations", ())}
-    carts = _carts(refs)
-    lines = data.cart_lines(connection, carts)
+    lines = data.cart_lines(connection, _carts(refs))
     skus |= {sku for cart in lines.values() for sku, _ in cart}
     catalog = data.products(connection, skus)
     builder = _Builder(settings, signer, personal, catalog, lines, on)
     return [
-        builder.context(ref, people[ref.customer_id], points[ref.customer_id])
+        builder.built(ref, people[ref.customer_id], points[ref.customer_id])
         if ref.customer_id in people
         else None
         for ref in refs
@@ -73,11 +91,28 @@ def build_contexts(
 
 
 def _carts(refs: Sequence[MessageRef]) -> list[tuple[str, datetime]]:
-    return [
-        (str(ref.moment["cart_id"]), datetime.fromisoformat(str(ref.moment["last_change_at"])))
-        for ref in refs
-        if ref.trigger == "abandoned_cart"
-    ]
+    """The carts to read; one whose moment does not parse is left out (its message fails
+    alone, when its context is built)."""
+    carts = []
+    for ref in refs:
+        if ref.trigger == "abandoned_cart":
+            try:
+                carts.append((str(ref.moment["cart_id"]), _cart_instant(ref)))
+            except (KeyError, ValueError, TypeError):
+                continue
+    return carts
+
+
+def _cart_instant(ref: MessageRef) -> datetime:
+    return datetime.fromisoformat(str(ref.moment["last_change_at"]))
+
+
+def _failure(error: Exception, person: dict[str, Any]) -> ContextFailure:
+    if isinstance(error, _UnbuildableError):
+        return ContextFailure(str(error))
+    detail = f"{type(error).__name__}: {error}"  # the words may quote a value: redacted
+    names = (person["first_name"], person["last_name"])
+    return ContextFailure(redact(detail, names, (person["email"], person["phone"]))[:500])
 
 
 class _Builder:
@@ -100,10 +135,20 @@ class _Builder:
             "currency": shop.currency,
         }
 
+    def built(self, ref: MessageRef, person: dict[str, Any], loyalty: data.Loyalty) -> Built:
+        try:
+            return self.context(ref, person, loyalty)
+        except Exception as error:  # one message's data, never the whole batch
+            return _failure(error, person)
+
     def context(
         self, ref: MessageRef, person: dict[str, Any], loyalty: data.Loyalty
     ) -> dict[str, Any]:
-        locale = person["locale"] or self.settings.shop.default_locale
+        locale = person["locale"]
+        if not locale or not is_locale(locale):
+            # absent, or one Babel cannot format in (stored before the import checked it,
+            # or by hand): the shop's, as for a customer without one; never a crash
+            locale = self.settings.shop.default_locale
         customer = {
             "id": person["id"],
             "first_name": person["first_name"],
@@ -120,7 +165,9 @@ class _Builder:
             "shop": self.shop,
             "loyalty": loyalty.as_context(),
             "offer": self._offer(ref, locale),
-            "recommendations": [self._product(sku, locale) for sku in recommended],
+            "recommendations": [
+                self._product(sku, locale) for sku in recommended if sku in self.catalog
+            ],  # a product deleted since the run is left out, not the whole message
             "unsubscribe_url": self._unsubscribe_url(ref),
             "campaign": {"name": ref.campaign},
             "moment": self._moment(ref, locale),
@@ -141,12 +188,16 @@ class _Builder:
 
     def _product(self, sku: str, locale: str, quantity: int | None = None) -> dict[str, Any]:
         product = self.catalog[sku]  # products are never deleted, only put out of stock
+        # A link or image that is not an http(s) URL (stored before the import refused
+        # `javascript:`/`data:`, or by hand) is treated as absent: the product still shows,
+        # linking to the shop and without its image, as a product that has none does.
+        url, image = product["url"], product["image_url"]
         item = {
             "sku": sku,
             "name": product["name"],
             "price": self._money(product["price_cents"], locale),
-            "image_url": product["image_url"] or "",
-            "url": product["url"] or self.settings.shop.url,
+            "image_url": image if image and is_web_url(image) else "",
+            "url": url if url and is_web_url(url) else self.settings.shop.url,
         }
         if quantity is not None:
             item["quantity"] = quantity
@@ -161,7 +212,9 @@ class _Builder:
             last = date.fromisoformat(str(moment["last_order_on"]))
             moment.update(last_order_on=last, days_since_last_order=(self.on - last).days)
         elif ref.trigger == "abandoned_cart":
-            lines = self.lines.get(str(moment["cart_id"]), [])
+            lines = self.lines.get(str(moment["cart_id"]))
+            if lines is None:  # its moment did not parse (see _carts)
+                raise _UnbuildableError("the abandoned cart's moment has no valid cart_id/instant")
             total = sum(self.catalog[sku]["price_cents"] * quantity for sku, quantity in lines)
             moment.update(
                 lines=[self._product(sku, locale, quantity) for sku, quantity in lines],

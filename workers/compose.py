@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 
 from campaigns.loader import Config
 from campaigns.policies import Recipient, channel_block
-from templates.context import MessageRef
+from shop.csv_rows import is_zone
+from shop.redact import redact
+from templates.context import Built, ContextFailure, MessageRef
 from templates.loader import TemplateSet
 from templates.mime import EmailBuilder, EmailParts, HeaderInjectionError, ledger_message_id
 from templates.render import Renderer, RenderSkipError
@@ -73,7 +75,7 @@ class Composer:
         mailto = email.unsubscribe_mailto
         self.mailto = f"mailto:{mailto}?subject=unsubscribe" if mailto else None
 
-    def compose(self, item: Claimed, context: dict[str, Any] | None, now: datetime) -> Composed:
+    def compose(self, item: Claimed, context: Built, now: datetime) -> Composed:
         hours = getattr(self.settings.sending_hours, item.ref.channel)
         until = next_allowed(now, item.tz, hours)
         if until is not None:
@@ -85,17 +87,21 @@ class Composer:
         block = channel_block(item.recipient, item.ref.channel)
         if block:
             return Done(ledger.SKIPPED, block)
+        if isinstance(context, ContextFailure):
+            log.warning("outbox=%d context failed", item.ref.outbox_id or 0)  # no customer data
+            return Done(ledger.SKIPPED, "context_error", _safe(context.detail, item, None))
         try:
             return self._message(item, context, item.template)
         except RenderSkipError as error:
-            return Done(ledger.SKIPPED, "render", str(error)[:500])
-        except HeaderInjectionError as error:
-            return Done(ledger.SKIPPED, "bad_header", str(error)[:500])
+            return Done(ledger.SKIPPED, "render", _safe(str(error), item, context))
+        except HeaderInjectionError as error:  # its words quote the address it refused
+            return Done(ledger.SKIPPED, "bad_header", _safe(str(error), item, context))
         except Exception as error:
             log.warning(
                 "outbox=%d compose failed: %s", item.ref.outbox_id or 0, type(error).__name__
             )  # fmt: skip  (the type only: no customer data)
-            return Done(ledger.SKIPPED, "compose_error", f"{type(error).__name__}: {error}"[:500])
+            detail = f"{type(error).__name__}: {error}"
+            return Done(ledger.SKIPPED, "compose_error", _safe(detail, item, context))
 
     def _message(
         self, item: Claimed, context: dict[str, Any], template: str
@@ -116,3 +122,22 @@ class Composer:
             list_unsubscribe_mailto=self.mailto,
         )
         return OutgoingEmail(outbox_id, recipient.email or "", self.builder.build(parts))
+
+
+def _safe(detail: str, item: Claimed, context: dict[str, Any] | None) -> str:
+    """A detail for the ledger: no address, number or name of the recipient, 500 at most."""
+    customer = context.get("customer", {}) if context else {}
+    names = (customer.get("first_name"), customer.get("last_name"))
+    known = (item.recipient.email, item.recipient.phone, customer.get("email"))
+    return redact(detail, names, known)[:500]
+
+
+def customer_zone(name: str | None, shop: ZoneInfo) -> ZoneInfo:
+    """The customer's zone for sending hours, else the shop's: also when the stored key is
+    one ZoneInfo cannot load (written before the import checked it, or by hand), so one
+    bad row never stops its batch; that customer is treated as one without a zone."""
+    if name and is_zone(name):
+        return ZoneInfo(name)
+    if name:
+        log.warning("a customer's time zone cannot be loaded; the shop's is used")
+    return shop

@@ -169,3 +169,31 @@ def test_a_new_import_updates_customers_and_products_but_never_rewrites_orders(
     assert by_key(engine, Product, "sku")["tea"]["price_cents"] == 350
     assert by_key(engine, Order, "id")["o1"]["total_cents"] == 2599
     assert by_key(engine, LedgerEntry, "order_id")["o1"]["points"] == 25
+
+
+def test_a_process_that_used_the_broker_still_imports_through_the_helper(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import threading
+
+    from campaigns.loader import Config
+    from shop import import_parse
+    from workers.celery_config import make_app
+
+    # given a process that asked the workers over Redis whether any listens (as `leal run`
+    # does), so kombu holds a broker connection that waited on a reply
+    redis = os.environ.get("LEAL_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}")
+    workers = settings.workers.model_copy(update={"broker_url": redis})
+    make_app(Config(settings.model_copy(update={"workers": workers}), None)).control.ping(
+        timeout=0.2
+    )
+    # when it imports a file parsed by the helper process
+    monkeypatch.setattr(import_parse, "BACKGROUND_BYTES", 0)
+    write_shop(tmp_path)
+    done: list[object] = []
+    importing = threading.Thread(target=lambda: done.append(run(engine, tmp_path, settings)))
+    importing.start()
+    importing.join(timeout=60)
+    # then the import ends (the helper's fork used to hang in kombu's after-fork clean-up)
+    assert done, "the import hung in its parse helper"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from campaigns.config import Settings
 from campaigns.offers import IssuedCoupon
-from templates.context import MessageRef, Personal, build_contexts
+from shop.models import Product
+from templates.context import Built, ContextFailure, MessageRef, Personal, build_contexts
 from templates.unsubscribe import Signer, Unsubscribe
 from tests.factories import ShopFactory, local
 
@@ -18,7 +20,16 @@ ON = date(2026, 12, 24)
 
 def contexts(
     engine: Engine, settings: Settings, refs: list[MessageRef], personal: Personal | None = None
-) -> list[dict | None]:  # type: ignore[type-arg]
+) -> list[dict[str, Any] | None]:
+    """The contexts of a batch expected to build (None: the customer is gone)."""
+    found = built(engine, settings, refs, personal)
+    assert not any(isinstance(context, ContextFailure) for context in found), found
+    return [context for context in found if not isinstance(context, ContextFailure)]
+
+
+def built(
+    engine: Engine, settings: Settings, refs: list[MessageRef], personal: Personal | None = None
+) -> list[Built]:
     with engine.connect() as connection:
         return build_contexts(connection, settings, refs, ON, SIGNER, personal or Personal())
 
@@ -116,3 +127,47 @@ def test_a_customer_gone_since_planning_gets_no_context(engine: Engine, settings
         {"last_order_on": "2026-08-01"},
     )
     assert contexts(engine, settings, [ref]) == [None]
+
+
+def test_a_stored_product_link_or_image_that_is_not_http_is_treated_as_absent(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given products whose links were written before the import refused them (or by SQL)
+    ana = shop.customer("ana", locale="en")
+    for sku, url, image in (
+        ("js", "javascript:alert(document.domain)", "data:image/svg+xml,<svg onload=alert(1)>"),
+        ("ok", "https://shop.example/ok", "https://shop.example/ok.jpg"),
+        ("sneaky", " javascript:alert(1)", "//evil.example/x.png"),
+    ):
+        shop.product(sku)
+        with engine.begin() as connection:
+            connection.execute(
+                update(Product).where(Product.sku == sku).values(url=url, image_url=image)
+            )
+    ref = MessageRef("birthday", "birthday", ana, "email", "birthday:2026",
+                     {"birthday_on": "2026-12-24"})  # fmt: skip
+    # when her context recommends all three
+    [context] = contexts(engine, settings, [ref], Personal({}, {ana: ["js", "ok", "sneaky"]}))
+    # then each is still shown, the unsafe ones linking to the shop and without an image
+    assert context is not None
+    assert [(p["sku"], p["url"], p["image_url"]) for p in context["recommendations"]] == [
+        ("js", settings.shop.url, ""),
+        ("ok", "https://shop.example/ok", "https://shop.example/ok.jpg"),
+        ("sneaky", settings.shop.url, ""),
+    ]
+
+
+def test_a_moment_that_does_not_parse_fails_that_message_alone(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given two abandoned carts, one whose moment was corrupted after planning
+    ana, bo = shop.customer("ana", first_name="Anabel"), shop.customer("bo")
+    moment = {"cart_id": "k1", "last_change_at": "2026-12-23T09:02:00Z", "item_count": 0}
+    good = MessageRef("abandoned_cart", "abandoned_cart", ana, "email", "cart:k1:x", moment)
+    bad = MessageRef("abandoned_cart", "abandoned_cart", bo, "email", "cart:k2:x",
+                     moment | {"cart_id": "k2", "last_change_at": "Anabel"})  # fmt: skip
+    # when both contexts are built in one batch
+    first, second = built(engine, settings, [good, bad])
+    # then the good one is built and the bad one is a failure that names no one
+    assert isinstance(first, dict) and first["moment"]["lines"] == []
+    assert isinstance(second, ContextFailure) and "cart" in second.detail
