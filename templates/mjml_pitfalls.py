@@ -20,6 +20,18 @@ TEXT_ELEMENTS = frozenset(
     {"mj-raw", "mj-text", "mj-button", "mj-title", "mj-preview", "mj-table", "mj-style"}
     | {"mj-navbar-link", "mj-social-element", "mj-accordion-title", "mj-accordion-text"}
 )
+# Every element of the MJML 4 spec (documentation.mjml.io). MRML passes an unknown
+# `<mj-…>` into the HTML untouched, where mail clients show nothing: `<mj-buton>` loses the
+# button without a word, so an element outside this list is an error.
+KNOWN_ELEMENTS = frozenset(
+    {"mjml", "mj-head", "mj-body", "mj-include", "mj-attributes", "mj-all", "mj-class"}
+    | {"mj-breakpoint", "mj-font", "mj-html-attributes", "mj-html-attribute", "mj-selector"}
+    | {"mj-preview", "mj-style", "mj-title", "mj-accordion", "mj-accordion-element"}
+    | {"mj-accordion-title", "mj-accordion-text", "mj-button", "mj-carousel"}
+    | {"mj-carousel-image", "mj-column", "mj-divider", "mj-group", "mj-hero", "mj-image"}
+    | {"mj-navbar", "mj-navbar-link", "mj-raw", "mj-section", "mj-social"}
+    | {"mj-social-element", "mj-spacer", "mj-table", "mj-text", "mj-wrapper"}
+)
 _ATTRIBUTES = r"""(?:[^>"']|"[^"]*"|'[^']*')*?"""
 _TOKENS = re.compile(
     rf"<!--.*?-->|<(/?)(mjml|mj-[a-z-]+)\b({_ATTRIBUTES})(/?)>|\{{%-?\s*(\w+)|\{{\{{", re.S
@@ -46,6 +58,8 @@ def _structure(text: str) -> Iterator[Finding]:
         closing, element, attributes, self_closing, block = match.groups()
         line = _line(text, match.start())
         if element:
+            if element not in KNOWN_ELEMENTS and not closing:
+                yield line, f"MJML: unknown element <{element}> (the email would lose it)"
             yield from _sized(attributes, element, line)
             if closing:
                 yield from _close(open_elements, element, line)

@@ -9,20 +9,33 @@ skipped with the reason, never sent half-filled.
 
 from __future__ import annotations
 
+import time
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Template, UndefinedError
-from jinja2.exceptions import SecurityError
+from jinja2 import Template, TemplateError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 
-from templates.loader import TemplateSet
-from templates.mjml import compile_template
-from templates.sandbox import make_environment
+from templates import limits
+from templates.limited import LimitedTemplate
+from templates.loader import TemplateNotFoundError, TemplateSet
+from templates.mjml import MjmlError, compile_template
+from templates.sandbox import TemplateLimitError, make_environment
 from templates.sms import SmsParts, SmsTooLongError, check_sms
+
+# Output caps per part: a subject is one line, an SMS a few segments; the limits module's
+# cap (1 MB) for the HTML and text parts.
+MAX_OUTPUT = {"subject.txt": 1_000, "sms.txt": 5_000}
 
 
 class RenderSkipError(Exception):
-    """This message cannot be rendered for this customer; the message says why."""
+    """This message cannot be rendered for this customer; the message says why.
+    `line` is the template line when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 @dataclass(frozen=True)
@@ -47,20 +60,21 @@ class Renderer:
         self.templates = templates
         self.html = make_environment(html=True)
         self.plain = make_environment(html=False)
-        self._compiled: dict[tuple[str, str, str], tuple[Template, str]] = {}
+        self._compiled: dict[tuple[str, str, str], tuple[Template, str] | RenderSkipError] = {}
 
     def email(self, name: str, context: dict[str, Any]) -> RenderedEmail:
-        locale = context["customer"]["locale"]
-        subject, variant = self._render(name, "subject.txt", locale, context)
+        locale, deadline = context["customer"]["locale"], _deadline()
+        subject, variant = self._render(name, "subject.txt", locale, context, deadline)
         subject = subject.strip()
         if "\r" in subject or "\n" in subject:
             raise RenderSkipError("the subject would contain a line break")
-        text, _ = self._render(name, "text.txt", locale, context)
-        html, _ = self._render(name, "email.mjml", locale, context)
+        text, _ = self._render(name, "text.txt", locale, context, deadline)
+        html, _ = self._render(name, "email.mjml", locale, context, deadline)
         return RenderedEmail(subject, text, html, variant)
 
     def sms(self, name: str, context: dict[str, Any], max_segments: int) -> RenderedSms:
-        text, variant = self._render(name, "sms.txt", context["customer"]["locale"], context)
+        locale = context["customer"]["locale"]
+        text, variant = self._render(name, "sms.txt", locale, context, _deadline())
         text = text.strip()
         try:
             parts = check_sms(text, max_segments)
@@ -69,29 +83,78 @@ class Renderer:
         return RenderedSms(text, parts, variant)
 
     def template(self, name: str, part: str, locale: str) -> tuple[Template, str]:
-        """The compiled template of a part for a locale, and the variant found."""
+        """The compiled template of a part for a locale, and the variant found; a template
+        that does not compile is a RenderSkipError (kept: the batch does not retry it)."""
         key = (name, part, locale)
         if key not in self._compiled:
+            try:
+                self._compiled[key] = self._compile(name, part, locale)
+            except RenderSkipError as error:
+                self._compiled[key] = error
+        found = self._compiled[key]
+        if isinstance(found, RenderSkipError):
+            raise found
+        return found
+
+    def _compile(self, name: str, part: str, locale: str) -> tuple[Template, str]:
+        where = f"{name}/{part}"
+        try:
             source = self.templates.source(name, part, locale)
+            where = f"{name}/{source.locale}/{part}"
             if part.endswith(".mjml"):
                 template = compile_template(source, self.html)
             else:
                 template = self.plain.from_string(source.text)
-            # A plain dict, not Jinja's ChainMap over the environment's globals: each render
-            # copies it, and iterating a ChainMap costs more than the rest of the setup.
-            template.globals = dict(template.globals)
-            self._compiled[key] = (template, source.locale)
-        return self._compiled[key]
+        except TemplateSyntaxError as error:
+            raise RenderSkipError(f"{where}: {error.message}", error.lineno) from None
+        except (MjmlError, TemplateNotFoundError, TemplateError, RecursionError) as error:
+            raise RenderSkipError(f"{where}: {_describe(error)}") from None
+        # A plain dict, not Jinja's ChainMap over the environment's globals: each render
+        # copies it, and iterating a ChainMap costs more than the rest of the setup.
+        template.globals = dict(template.globals)
+        return template, source.locale
+
+    def render_part(self, name: str, part: str, locale: str, context: dict[str, Any]) -> str:
+        """One part for `locale` on `context`, as sending would render it (`leal check`)."""
+        return self._render(name, part, locale, context, _deadline())[0]
 
     def _render(
-        self, name: str, part: str, locale: str, context: dict[str, Any]
+        self, name: str, part: str, locale: str, context: dict[str, Any], deadline: float
     ) -> tuple[str, str]:
         template, variant = self.template(name, part, locale)
-        try:  # filters speak the template's language (a pt-BR customer reading Spanish)
-            return template.render(context, render_locale=variant), variant
-        except UndefinedError as error:
-            raise RenderSkipError(f"{name}/{variant}/{part}: {error.message}") from None
-        except SecurityError as error:
-            raise RenderSkipError(
-                f"{name}/{variant}/{part}: refused by the sandbox: {error}"
-            ) from None
+        assert isinstance(template, LimitedTemplate)  # made by templates.sandbox
+        # filters speak the template's language (a pt-BR customer reading Spanish)
+        variables = {**context, "render_locale": variant}
+        cap = MAX_OUTPUT.get(part, limits.MAX_OUTPUT)
+        try:
+            return template.render_part(variables, max_output=cap, deadline=deadline), variant
+        except _TEMPLATE_ERRORS as error:  # others reach compose, which skips them too
+            line = _template_line(error, template)
+            raise RenderSkipError(f"{name}/{variant}/{part}: {_describe(error)}", line) from None
+
+
+# What a template itself can cause (limits, recursion, strictness, the sandbox, arithmetic).
+_TEMPLATE_ERRORS = (TemplateError, TemplateLimitError, RecursionError, ArithmeticError)
+
+
+def _deadline() -> float:
+    return time.monotonic() + limits.SECONDS
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, UndefinedError):
+        return str(error.message)
+    if isinstance(error, SecurityError):
+        return f"refused by the sandbox: {error}"
+    if isinstance(error, TemplateLimitError):
+        return f"over a template limit: {error}"
+    if isinstance(error, RecursionError):
+        return "a macro calls itself too deeply (recursion)"
+    return f"{type(error).__name__}: {error}"
+
+
+def _template_line(error: BaseException, template: Template) -> int | None:
+    """The template line Jinja's rewritten traceback points at (the last one)."""
+    names = {template.filename or "<template>", "<template>"}
+    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename in names]
+    return lines[-1] if lines else None

@@ -1,9 +1,10 @@
-"""The Jinja environment every template renders in: sandboxed, strict, escaped.
+"""The Jinja environment every template renders in: sandboxed, strict, escaped, bounded.
 
 Customer data only ever arrives as context values, never as template source, so a first
 name of `{{ 7*7 }}` prints as typed. The sandbox refuses attribute tricks (`__class__`,
 `mro`, `str.format`, `format_map`) at render; `templates.lint` refuses them earlier, in
-`leal check`, with file:line.
+`leal check`, with file:line. The work a render may do is bounded (`templates.limits`:
+loops, calls, value and output sizes, time), at compile time as well as at render.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from templates import limited, limits
+from templates.limits import TemplateLimitError
 from templates.tiers import tier_name
 
-__all__ = ["SecurityError", "format_money", "make_environment"]
+__all__ = ["SecurityError", "TemplateLimitError", "format_money", "make_environment"]
 
 _UNSAFE_NAMES = frozenset({"mro", "format", "format_map"})
 _DICT_ATTRIBUTES = frozenset(dir(dict))  # `x.items` stays the method, as in plain Jinja
@@ -32,7 +35,24 @@ _NOT_KEYS = _DICT_ATTRIBUTES | _UNSAFE_NAMES  # names that never take the dict f
 
 class _Sandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, also closed to `mro` and string formatting methods (Jinja's
-    own sandbox hands out a wrapped `str.format` rather than refusing it)."""
+    own sandbox hands out a wrapped `str.format` rather than refusing it), and bounded:
+    the operators that grow values are intercepted (which also keeps Jinja from folding
+    `9**(9**9)` at compile time), every call is a step, and its result is charged."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = limited.LimitedGenerator
+    template_class = limited.LimitedTemplate
+    guard_iter = staticmethod(limits.guard_iter)
+    checked_join = staticmethod(limited.checked_join)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        limits.check_binop(operator, left, right)
+        return limits.charged(self.binop_table[operator](left, right))
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's signature)
+        limits.current().step()
+        args = limited.check_method(__obj, args, kwargs)
+        return limits.charged(super().call(__context, __obj, *args, **kwargs))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if (
@@ -48,6 +68,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def getitem(self, obj: Any, argument: Any) -> Any:
         if isinstance(argument, str):
             _refuse(obj, argument)
+        elif isinstance(argument, slice):  # a slice is a copy
+            return limits.charged(super().getitem(obj, argument))
         return super().getitem(obj, argument)
 
 
@@ -64,12 +86,17 @@ def make_environment(*, html: bool) -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=limited.finalize,
     )
+    environment.concat = limited.checked_concat  # type: ignore[method-assign]
+    environment.globals["range"] = limits.bounded_range
+    environment.globals["lipsum"] = limits.bounded_lipsum
     environment.filters["money"] = _money
     environment.filters["date"] = _date
     environment.filters["tier"] = _tier
     environment.filters["plural"] = _plural
     environment.filters["attr"] = _refuse_attr  # `|attr` reaches attributes by computed name
+    limited.limit_filters(environment.filters)
     return environment
 
 

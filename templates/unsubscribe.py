@@ -4,6 +4,10 @@ A token is `<payload>.<mac>`: the payload names the channel and the customer, th
 HMAC-SHA256 under `LEAL_SECRET_KEY` (128 bits kept), so nobody without the key can make
 a token for another customer, or guess one. The key only ever comes from the
 environment; a demo or a preview without one signs with a throwaway key.
+
+Decoding is strict: a token has exactly one spelling (unpadded URL-safe base64 with zero
+trailing bits), so a re-spelled token (padding, `+/`, whitespace, other trailing bits) is
+refused like a forged one rather than silently accepted.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -20,6 +25,7 @@ SECRET_ENV = "LEAL_SECRET_KEY"  # noqa: S105 (the variable's name, not a secret)
 _PURPOSE = b"leal-unsubscribe-v1\x00"
 _MAC_BYTES = 16
 CHANNELS = frozenset({"email", "sms"})
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class MissingSecretError(RuntimeError):
@@ -83,6 +89,13 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    if not text or not text.isascii():
-        raise ValueError("empty or non-ASCII")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes `text` spells, only if `_b64` spells them exactly so.
+
+    `urlsafe_b64decode` alone skips characters outside its alphabet, accepts `+/` and
+    ignores the trailing bits, so several spellings would decode to one token."""
+    if not _B64URL.fullmatch(text):
+        raise ValueError("not unpadded URL-safe base64")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical spelling")
+    return data

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import mjml
 import pytest
@@ -21,10 +22,13 @@ from templates.sandbox import make_environment
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "templates"
 SETS = {SHIPPED: HERE / "reference", FIXTURES: HERE / "fixtures" / "reference"}
+# What Leal ships (a shop's own campaign copied into templates/ is not held to node mjml)
+SHIPPED_CAMPAIGNS = ("abandoned_cart", "birthday", "tier_up", "win_back")
 EMAILS = [
     (root, path.parent.parent.name, path.parent.name)
     for root in SETS
     for path in sorted(root.glob("*/*/email.mjml"))
+    if root != SHIPPED or path.parent.parent.name in SHIPPED_CAMPAIGNS
 ]
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
@@ -128,11 +132,11 @@ def test_the_compiled_email_renders_its_context_once_per_recipient() -> None:
 
 def _count_compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     compiled: list[str] = []
-    real: Callable[[str], str] = mjml.mjml2html
+    real: Callable[..., str] = mjml.mjml2html
 
-    def counting(text: str) -> str:
+    def counting(text: str, **options: Any) -> str:
         compiled.append(text)
-        return real(text)
+        return real(text, **options)
 
     monkeypatch.setattr("templates.mjml.mjml2html", counting)
     return compiled
