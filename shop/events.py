@@ -6,6 +6,8 @@ triggers see fresh data and a replayed event changes nothing.
 from __future__ import annotations
 
 import csv
+import json
+import math
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -19,6 +21,7 @@ from shop.csv_rows import COLUMNS
 from shop.importer import import_dir
 
 KINDS = {"customer": "customers", "product": "products", "order": "orders", "cart": "cart_events"}
+Scalar = str | int | float | bool | None
 
 
 class EventError(ValueError):
@@ -29,10 +32,38 @@ class EventError(ValueError):
         self.problems = list(problems)
 
 
-def apply_event(engine: Engine, settings: Settings, kind: str, event: Mapping[str, Any]) -> None:
-    """Write one event (an order may carry its `items`); EventError if anything is wrong."""
+def parse_event(body: bytes) -> dict[str, Any]:
+    """The JSON object in a request body; EventError for anything else (not UTF-8, not JSON,
+    NaN or an infinite or 4,300-digit number, nesting deep enough to exhaust the stack)."""
+    try:
+        event = json.loads(body.decode("utf-8"), parse_constant=_no_constant,
+                           parse_float=_finite_float)  # fmt: skip
+    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeError too
+        raise EventError([f"the body is not valid JSON: {type(error).__name__}"]) from None
+    if not isinstance(event, dict):
+        raise EventError(["the body must be a JSON object"])
+    return event
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def apply_event(
+    engine: Engine, settings: Settings, kind: str, event: Mapping[str, Any]
+) -> list[str]:
+    """Write one event (an order may carry its `items`); EventError if anything is wrong,
+    else the warnings of what was written."""
     if kind not in KINDS:
         raise EventError([f"unknown event kind {kind!r} (known: {', '.join(KINDS)})"])
+    _check_shape(kind, event)
     with tempfile.TemporaryDirectory(prefix="leal-event-") as folder:
         directory = Path(folder)
         name = KINDS[kind]
@@ -44,8 +75,53 @@ def apply_event(engine: Engine, settings: Settings, kind: str, event: Mapping[st
             _write(directory / "order_items.csv", COLUMNS["order_items"], items)
         report = import_dir(engine, directory, settings, strict=True,
                             on=datetime.now(settings.shop.tz).date())  # fmt: skip
-    if report.problems or report.warnings:
-        raise EventError([_without_path(p) for p in report.problems + report.warnings])
+    if report.problems:  # strict: nothing was written
+        raise EventError([_without_path(p) for p in report.problems])
+    # Warnings come with a written event (an opt-in Leal's own opt-out overrides, say):
+    # the caller learns what was kept, and a retry would change nothing.
+    return [_without_path(w) for w in report.warnings]
+
+
+def _check_shape(kind: str, event: Mapping[str, Any]) -> None:
+    """Fields are scalars; an order's `items` is a list of such objects. Checked up front:
+    the CSV path would write a nested value as its repr, and a lone surrogate cannot be
+    written at all."""
+    if not isinstance(event, Mapping):
+        raise EventError(["the event must be a JSON object"])
+    fields = dict(event)
+    items = fields.pop("items", [])
+    problems = _scalar_problems(kind, fields)
+    if kind != "order" and "items" in event:
+        problems.append("unknown fields: items")
+    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+        problems.append("items must be a list of objects")
+    else:
+        for number, item in enumerate(items, start=1):
+            problems += _scalar_problems(f"item {number}", dict(item))
+    if problems:
+        raise EventError(problems)
+
+
+def _scalar_problems(where: str, fields: Mapping[Any, Any]) -> list[str]:
+    problems = []
+    for name, value in fields.items():
+        if not _encodable(name):
+            problems.append(f"{where}: a field name is not valid Unicode")
+        elif not isinstance(value, Scalar):
+            problems.append(f"{where}: {name} must be a string, number, boolean or null")
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{where}: {name} must be a finite number")
+        elif isinstance(value, str) and not _encodable(value):
+            problems.append(f"{where}: {name} is not valid Unicode")
+    return problems
+
+
+def _encodable(text: object) -> bool:
+    try:
+        str(text).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON)
+        return False
+    return True
 
 
 def _write(path: Path, columns: Sequence[str], records: Sequence[Mapping[str, Any]]) -> None:

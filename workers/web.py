@@ -6,51 +6,111 @@
   and changes nothing. A forged or altered token gets 403.
 - The shop's events (POST /events/customer|product|order|cart, bearer LEAL_EVENTS_TOKEN),
   applied through the import's path so summaries stay current.
-- Twilio's inbound webhook, with a validated X-Twilio-Signature: STOP and its synonyms opt
-  the number out of SMS, START opts it back in, HELP changes nothing. Twilio's status
-  callbacks (same signature) record what became of each sent SMS in the ledger.
+- Twilio's inbound webhook and status callbacks (workers.web_twilio).
+- A data subject's export and erasure (workers.web_privacy, bearer LEAL_ADMIN_TOKEN).
+
+Fail closed: a route group whose secret is missing answers 503 and `route_status` says
+why (`leal serve` prints it at start). Every request body is capped (workers.web_guard)
+and tokens never reach the access log.
 """
 
 from __future__ import annotations
 
-import hmac
 import html
 import os
-import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Form, Header, HTTPException, Request, Response
+from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, Engine, select, update
-from twilio.request_validator import RequestValidator
+from starlette.concurrency import run_in_threadpool
 
 from campaigns.loader import Config
-from shop.db import make_engine
-from shop.events import EventError, apply_event
+from shop.db import make_engine, writer
+from shop.events import EventError, apply_event, parse_event
 from shop.models import Customer
-from shop.suppressions import lift, suppress
-from templates.unsubscribe import BadTokenError, Signer, Unsubscribe
-from workers import ledger
-from workers.channels.twilio_sms import INVALID, OPTED_OUT, TOKEN_ENV
+from shop.suppressions import suppress
+from templates.unsubscribe import SECRET_ENV, BadTokenError, MissingSecretError, Signer
+from templates.unsubscribe import Unsubscribe as UnsubscribeToken
+from workers.channels.twilio_sms import TOKEN_ENV
+from workers.web_guard import BodyLimit, bearer_problem, check_bearer, redact_access_log
+from workers.web_privacy import ADMIN_TOKEN_ENV, privacy_router
+from workers.web_twilio import START_WORDS, STOP_WORDS, twilio_router
 
-STOP_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"}
-)
-START_WORDS = frozenset({"START", "YES", "UNSTOP"})
+__all__ = ["START_WORDS", "STOP_WORDS", "RouteGroup", "create_app", "route_status"]
+
 EVENTS_TOKEN_ENV = "LEAL_EVENTS_TOKEN"  # noqa: S105 (the variable's name, not a secret)
-_KEYWORD = re.compile(r"[^A-Z]")
+
+
+@dataclass(frozen=True)
+class RouteGroup:
+    paths: str
+    on: bool
+    why: str
+
+
+def route_status(config: Config, environ: Mapping[str, str]) -> list[RouteGroup]:
+    """Per route group, whether `leal serve` answers it and why (what is missing if not)."""
+    _, unsubscribe_off = _signer_from(environ)
+    events_off = bearer_problem(environ, EVENTS_TOKEN_ENV)
+    admin_off = bearer_problem(environ, ADMIN_TOKEN_ENV)
+    twilio_signs = f"signatures checked against {config.settings.web.public_url}"
+    return [
+        RouteGroup("/unsubscribe/*", not unsubscribe_off,
+                   unsubscribe_off or f"tokens checked with {SECRET_ENV}"),
+        RouteGroup("/events/*", not events_off,
+                   events_off or f"bearer token {EVENTS_TOKEN_ENV}"),
+        RouteGroup("/twilio/*", bool(environ.get(TOKEN_ENV)),
+                   twilio_signs if environ.get(TOKEN_ENV) else f"{TOKEN_ENV} is not set"),
+        RouteGroup("/customers/* (export, erase)", not admin_off,
+                   admin_off or f"bearer token {ADMIN_TOKEN_ENV}"),
+    ]  # fmt: skip
 
 
 def create_app(
-    config: Config, engine: Engine | None = None, signer: Signer | None = None
+    config: Config,
+    engine: Engine | None = None,
+    signer: Signer | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> FastAPI:
-    app = FastAPI(title="Leal", docs_url=None, redoc_url=None)
+    """The app; `environ` (default: the process's) holds the secrets, read per request."""
+    environ = os.environ if environ is None else environ
+    # No trailing-slash redirects: `/unsubscribe/<token>/` is not another spelling of a link.
+    app = FastAPI(title="Leal", docs_url=None, redoc_url=None, openapi_url=None,
+                  redirect_slashes=False)  # fmt: skip
+    app.add_middleware(BodyLimit)
+    redact_access_log()
     engine = engine or make_engine(config.settings.database.url)
-    signer = signer or Signer.from_env()
-    public_url = config.settings.web.public_url.rstrip("/")
+    unsubscribe_off = None
+    if signer is None:
+        signer, unsubscribe_off = _signer_from(environ)
+    _unsubscribe_routes(app, config, engine, signer, unsubscribe_off)
+    _events_route(app, config, engine, environ)
+    app.include_router(twilio_router(engine, config.settings.web.public_url.rstrip("/"), environ))
+    app.include_router(privacy_router(engine, environ))
+    return app
 
-    def verified(token: str) -> Unsubscribe:
+
+def _signer_from(environ: Mapping[str, str]) -> tuple[Signer | None, str | None]:
+    """The signer for LEAL_SECRET_KEY, or why there is none."""
+    value = environ.get(SECRET_ENV, "")
+    if not value:
+        return None, f"{SECRET_ENV} is not set"
+    try:
+        return Signer(value.encode()), None
+    except MissingSecretError as error:
+        return None, str(error)
+
+
+def _unsubscribe_routes(
+    app: FastAPI, config: Config, engine: Engine, signer: Signer | None, off: str | None
+) -> None:
+    def verified(token: str) -> UnsubscribeToken:
+        if signer is None:
+            raise HTTPException(status_code=503, detail=f"unsubscribe is off: {off}")
         try:
             return signer.verify(token)
         except BadTokenError:
@@ -71,7 +131,7 @@ def create_app(
         what = verified(token)
         if one_click != "One-Click":
             raise HTTPException(status_code=400, detail="expected List-Unsubscribe=One-Click")
-        with engine.begin() as connection:  # answer only once it is committed
+        with writer(engine).begin() as connection:  # answer only once it is committed
             customer = connection.execute(
                 select(Customer.email, Customer.phone).where(Customer.id == what.customer_id)
             ).first()
@@ -80,55 +140,18 @@ def create_app(
                 _opt_out(connection, what.customer_id, what.channel, address)
         return _page("You are unsubscribed.", "You will not hear from us on this channel again.")
 
-    async def signed_form(request: Request) -> dict[str, str]:
-        """Twilio's form, once its X-Twilio-Signature proves it came from Twilio."""
-        form = {key: str(value) for key, value in (await request.form()).items()}
-        validator = RequestValidator(os.environ.get(TOKEN_ENV, ""))
-        url = public_url + request.url.path
-        if not validator.validate(url, form, request.headers.get("X-Twilio-Signature", "")):
-            raise HTTPException(status_code=403, detail="bad signature")
-        return form
 
+def _events_route(app: FastAPI, config: Config, engine: Engine, environ: Mapping[str, str]) -> None:
     @app.post("/events/{kind}")
-    def event(kind: str, body: dict[str, Any], authorization: str = Header("")) -> dict[str, str]:
-        """The shop's events, authenticated by LEAL_EVENTS_TOKEN as a bearer token."""
-        expected = os.environ.get(EVENTS_TOKEN_ENV, "")
-        if not expected or not hmac.compare_digest(authorization, f"Bearer {expected}"):
-            raise HTTPException(status_code=403, detail="a valid bearer token is required")
+    async def event(kind: str, request: Request) -> dict[str, Any]:
+        """The shop's events, authenticated by LEAL_EVENTS_TOKEN before the body is read."""
+        check_bearer(request.headers.get("Authorization", ""), environ, EVENTS_TOKEN_ENV)
         try:
-            apply_event(engine, config.settings, kind, body)
+            body = parse_event(await request.body())
+            warnings = await run_in_threadpool(apply_event, engine, config.settings, kind, body)
         except EventError as error:
             raise HTTPException(status_code=422, detail=error.problems) from None
-        return {"status": "applied"}
-
-    @app.post("/twilio/status")
-    async def status(request: Request) -> Response:
-        form = await signed_form(request)
-        state, error = form.get("MessageStatus", ""), form.get("ErrorCode", "")
-        delivered = state not in ("failed", "undelivered")
-        detail = f"twilio {state}" + (f" {error}" if error else "")
-        with engine.begin() as connection:
-            found = ledger.provider_update(
-                connection, form.get("MessageSid", ""), delivered, detail, datetime.now(UTC)
-            )
-            if found is not None and error.isdigit() and int(error) in (*OPTED_OUT, *INVALID):
-                suppress(connection, "sms", form.get("To", ""), "undelivered", datetime.now(UTC))
-        return Response(status_code=204)
-
-    @app.post("/twilio/inbound")
-    async def inbound(request: Request) -> Response:
-        form = await signed_form(request)
-        keyword = _KEYWORD.sub("", form.get("Body", "").upper())
-        number = form.get("From", "")
-        with engine.begin() as connection:
-            if keyword in STOP_WORDS:
-                _set_sms_consent(connection, number, consent=False)
-            elif keyword in START_WORDS:
-                _set_sms_consent(connection, number, consent=True)
-        # Twilio answers STOP/START/HELP itself (Advanced Opt-Out): reply nothing more.
-        return Response("<Response/>", media_type="application/xml")
-
-    return app
+        return {"status": "applied", "warnings": warnings}
 
 
 def _opt_out(connection: Connection, customer_id: str, channel: str, address: str | None) -> None:
@@ -136,16 +159,6 @@ def _opt_out(connection: Connection, customer_id: str, channel: str, address: st
     connection.execute(update(Customer).where(Customer.id == customer_id).values(**consent))
     if address:
         suppress(connection, channel, address, "unsubscribed", datetime.now(UTC))
-
-
-def _set_sms_consent(connection: Connection, number: str, *, consent: bool) -> None:
-    """STOP: opted out and suppressed; START: opted in and the suppression lifted."""
-    owners = update(Customer).where(Customer.phone == number)
-    connection.execute(owners.values(sms_opt_in=consent))
-    if consent:
-        lift(connection, "sms", number)
-    else:
-        suppress(connection, "sms", number, "stop", datetime.now(UTC))
 
 
 def _page(title: str, body: str) -> str:

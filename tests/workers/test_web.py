@@ -11,7 +11,8 @@ from twilio.request_validator import RequestValidator
 
 from campaigns.config import Settings
 from campaigns.loader import Config
-from shop.models import Customer, CustomerStats, LedgerEntry, OutboxMessage, Suppression
+from shop.models import Customer, CustomerStats, LedgerEntry, OutboxMessage
+from shop.suppressions import described_suppressions
 from templates.unsubscribe import Signer
 from tests.factories import ShopFactory
 from workers.channels.twilio_sms import TOKEN_ENV
@@ -39,8 +40,8 @@ def _customer(engine: Engine, customer_id: str) -> tuple[bool, bool]:
 
 def _suppressed(engine: Engine) -> list[tuple[str, str]]:
     with engine.connect() as connection:
-        rows = connection.execute(select(Suppression.channel, Suppression.address))
-        return sorted((channel, address) for channel, address in rows)
+        rows = described_suppressions(connection)
+        return sorted((channel, address) for channel, address, _ in rows)
 
 
 def test_a_get_only_asks_and_a_one_click_post_unsubscribes(
@@ -153,12 +154,12 @@ def test_status_callbacks_record_what_became_of_a_sent_sms(
     assert _suppressed(engine) == [("sms", "+34600000009")]
 
 
-EVENTS = {"Authorization": "Bearer events-token"}
+EVENTS = {"Authorization": "Bearer events-token-for-tests"}
 
 
 @pytest.fixture
 def events(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    monkeypatch.setenv("LEAL_EVENTS_TOKEN", "events-token")
+    monkeypatch.setenv("LEAL_EVENTS_TOKEN", "events-token-for-tests")
     return client
 
 
@@ -206,3 +207,32 @@ def test_events_need_the_token(events: TestClient, engine: Engine) -> None:
     assert events.post("/events/customer", json=customer, headers=EVENTS).status_code == 200
     with engine.connect() as connection:
         assert connection.scalars(select(Customer.id)).all() == ["zoe"]
+
+
+def test_stop_finds_its_owner_however_the_shop_spelt_the_number(
+    client: TestClient, engine: Engine, shop: ShopFactory
+) -> None:
+    # given Ana's number written with spaces, as a row written around the importer may be
+    ana = shop.customer("ana", phone="+34 600 00 00 00")
+    # when Twilio forwards her STOP, From in E.164 as always
+    assert _inbound(client, "STOP") == 200
+    # then her SMS consent is off, not only the suppression written
+    assert _customer(engine, ana) == (True, False)
+
+
+def test_an_opt_in_event_over_an_unsubscribe_is_applied_with_a_warning(
+    events: TestClient, engine: Engine, shop: ShopFactory
+) -> None:
+    # given Ana unsubscribed from emails through Leal's one-click link
+    ana = shop.customer("ana")
+    url = f"/unsubscribe/{SIGNER.token(ana, 'email')}"
+    assert events.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    # when the shop's system posts her profile again with email_opt_in=true
+    profile = {"customer_id": ana, "email": "ana@example.com", "first_name": "Ana",
+               "email_opt_in": True, "sms_opt_in": True}  # fmt: skip
+    answer = events.post("/events/customer", json=profile, headers=EVENTS)
+    # then the event is applied (200, not a 422 a webhook would retry), her opt-out kept,
+    # and the answer says why
+    assert answer.status_code == 200, answer.text
+    assert any("email_opt_in=true ignored" in w for w in answer.json()["warnings"])
+    assert _customer(engine, ana) == (False, True)
