@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Engine, func, select, union, update
@@ -13,11 +13,16 @@ from campaigns.offers import issue_for_plan
 from campaigns.outbox import record_run
 from campaigns.personalize import recommend_for_plan
 from campaigns.plan import Plan, make_plan
+from shop.db import writer
 from shop.loyalty import write_expiries
 from shop.models import LedgerEntry, Run
 from shop.stats import refresh_customer_stats
 from triggers.base import RunContext
 from triggers.tier_change import window_changed
+
+# A run that overlaps another waits for it (on SQLite for its write lock, on PostgreSQL for
+# the outbox keys it wrote), then finds what it wrote `already_in_outbox`.
+RUN_LOCK_WAIT = timedelta(minutes=15)
 
 
 class RunInstantError(ValueError):
@@ -71,7 +76,7 @@ def daily_run(
             plan = make_plan(connection, config, run, only)
             recommend_for_plan(connection, config, plan)
             return RunResult(plan, None, 0, 0)
-    with engine.begin() as connection:
+    with writer(engine, RUN_LOCK_WAIT).begin() as connection:
         last_run_date = connection.scalar(
             select(func.max(Run.run_date)).where(Run.run_date < run.run_date)
         )

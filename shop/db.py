@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+# Execution options read by `_sqlite_begin` (PostgreSQL ignores them).
+_IMMEDIATE, _LOCK_WAIT_MS = "leal_sqlite_immediate", "leal_sqlite_lock_wait_ms"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -28,11 +32,44 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def _sqlite_begin(connection: Any) -> None:
+def writer(engine: Engine, lock_wait: timedelta | None = None) -> Engine:
+    """`engine` for transactions that will write, after reading or not.
+
+    On SQLite their BEGIN is IMMEDIATE: the write lock is taken first, waiting for another
+    writer up to the busy timeout (or `lock_wait`). A deferred BEGIN that reads and then
+    writes cannot wait: its snapshot would be stale once the other writer commits, so SQLite
+    fails it at once with `database is locked`. Readers keep deferred BEGINs and never block.
+    """
+    options: dict[str, Any] = {_IMMEDIATE: True}
+    if lock_wait is not None:
+        options[_LOCK_WAIT_MS] = int(lock_wait.total_seconds() * 1000)
+    return engine.execution_options(**options)
+
+
+def immediate(connection: Connection) -> Connection:
+    """`writer` for a connection already open (e.g. one kept for many transactions)."""
+    return connection.execution_options(**{_IMMEDIATE: True})
+
+
+def _sqlite_begin(connection: Connection) -> None:
     """BEGIN ourselves: Python's sqlite3 only opens a transaction before DML, so DDL
     (an import's index drops) would run outside it and survive a rollback. Straight on
     the driver: a delivery worker begins one transaction per message."""
-    connection.connection.driver_connection.execute("BEGIN")
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    options = connection.get_execution_options()
+    if not options.get(_IMMEDIATE):
+        driver.execute("BEGIN")
+        return
+    wait_ms = options.get(_LOCK_WAIT_MS)
+    if wait_ms is None:
+        driver.execute("BEGIN IMMEDIATE")
+        return
+    driver.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    finally:  # the lock is held (or was not had): later statements wait as usual
+        driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,7 +78,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB: indexes of a large shop stay hot
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()

@@ -162,7 +162,7 @@ def write_expiries(
     """Write expire entries for lots whose expiry date is in (since, on] (all when None).
 
     Only the customers holding such lots are read, found through the indexed `at` of
-    their earn entries. Idempotent: one expire entry per lot. Returns entries written.
+    their earn entries. Idempotent: one expire entry per lot. Returns the entries this call wrote.
     """
     due = select(LedgerEntry.customer_id).where(
         LedgerEntry.kind == "earn", LedgerEntry.expires_on <= on
@@ -183,12 +183,15 @@ def write_expiries(
             for lot_id, points in balance_on(entries, on).expired:
                 if lot_id not in closed:
                     rows.append(_expire_row(customer_id, lot_id, points, entries, tz))
-    if rows:
-        insert = upsert_insert(connection, LedgerEntry).on_conflict_do_nothing(
-            index_elements=["lot_id"]
-        )
-        connection.execute(insert, rows)
-    return len(rows)
+    if not rows:
+        return 0
+    insert = (
+        upsert_insert(connection, LedgerEntry)
+        .on_conflict_do_nothing(index_elements=["lot_id"])
+        .returning(LedgerEntry.lot_id)
+    )
+    # Counted from what was inserted: an overlapping run may have booked some lots first.
+    return len(connection.execute(insert, rows).all())
 
 
 def _start_of(day: date, tz: ZoneInfo) -> datetime:

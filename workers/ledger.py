@@ -6,11 +6,19 @@ A claim is one UPDATE whose WHERE re-checks the state, so two workers (or a rede
 task) can never both own a row: PostgreSQL skips rows another transaction holds
 (`FOR UPDATE SKIP LOCKED`), SQLite serialises writers. A row left `sending` by a worker
 that died is given back by `release_stale`.
+
+Each claim writes a random token, the owner's name. A worker proves it still owns a row
+right before sending it (`hold`, which also renews the claim), and every outcome write
+names the token, so a worker whose row was given back to another can neither send it nor
+overwrite the other's outcome.
 """
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -20,6 +28,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    or_,
     select,
     text,
     update,
@@ -37,10 +46,40 @@ CLAIMABLE = (QUEUED, RETRY)
 RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 FINAL = (SENT, FAILED, SKIPPED)
+WORKER_LOST = "worker_lost"
 
 
-def claim(connection: Connection, ids: Sequence[int], now: datetime) -> list[int]:
-    """Move the due, claimable rows among `ids` to `sending`; returns the ones won."""
+def new_token() -> str:
+    """A claim's owner: 64 random bits, one per claimed batch."""
+    return secrets.token_hex(8)
+
+
+@dataclass
+class Claim:
+    """A batch one worker claims: its owner token, and the clock of its outcomes."""
+
+    started: datetime  # the batch's `now`, on the caller's clock
+    token: str = field(default_factory=new_token)
+    _began: float = field(default_factory=time.monotonic)
+    _renewed: float = field(default_factory=time.monotonic)
+
+    def now(self) -> datetime:
+        """This moment: `started` plus the time elapsed since on the monotonic clock, so
+        each outcome is stamped when it happened, and a test's injected instant still
+        sets the timeline."""
+        return self.started + timedelta(seconds=time.monotonic() - self._began)
+
+    def renewal_due(self, every: timedelta) -> bool:
+        """Whether the rest of the batch needs its claim renewed (then counted as done)."""
+        if time.monotonic() - self._renewed < every.total_seconds():
+            return False
+        self._renewed = time.monotonic()
+        return True
+
+
+def claim(connection: Connection, ids: Sequence[int], now: datetime, token: str) -> list[int]:
+    """Move the due, claimable rows among `ids` to `sending`, owned by `token`; returns the
+    ones won."""
     if not ids:
         return []
     due = (
@@ -59,6 +98,7 @@ def claim(connection: Connection, ids: Sequence[int], now: datetime) -> list[int
         .values(
             status=SENDING,
             claimed_at=now,
+            claim_token=token,
             updated_at=now,
             attempts=OutboxMessage.attempts + 1,
         )
@@ -99,6 +139,41 @@ def due_query(now: datetime, limit: int) -> Select[int]:
     )
 
 
+_HOLD = Prepared(
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("outbox_id"),
+        OutboxMessage.status == SENDING,
+        OutboxMessage.claim_token == bindparam("token"),
+    )
+    .values(claimed_at=bindparam("now"))
+)
+
+
+def hold(connection: Connection, outbox_id: int, token: str, now: datetime) -> bool:
+    """Right before sending: whether `token` still owns the row, renewing its claim if so.
+    Committed here, before the send, it keeps `release_stale` off the row for the whole
+    claim timeout, however long the batch before it took."""
+    values = {"outbox_id": outbox_id, "token": token, "now": now}
+    return _HOLD.execute_committed(connection, values) == 1
+
+
+def renew(connection: Connection, ids: Sequence[int], token: str, now: datetime) -> int:
+    """Renew the claim on the rows among `ids` that `token` still owns; returns how many."""
+    if not ids:
+        return 0
+    renewed = connection.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == SENDING,
+            OutboxMessage.claim_token == token,
+        )
+        .values(claimed_at=now)
+    )
+    return renewed.rowcount
+
+
 def _finish_statement(*, provider: bool) -> Prepared:
     values = {
         "status": bindparam("status"),
@@ -112,7 +187,13 @@ def _finish_statement(*, provider: bool) -> Prepared:
         values["provider_id"] = bindparam("provider_id")
     return Prepared(
         update(OutboxMessage)
-        .where(OutboxMessage.id == bindparam("outbox_id"), OutboxMessage.status == SENDING)
+        .where(
+            OutboxMessage.id == bindparam("outbox_id"),
+            OutboxMessage.claim_token == bindparam("token"),
+            # Still held, or given back by recovery while this worker was sending it and
+            # not claimed by another since: what was sent is recorded, not sent again.
+            or_(OutboxMessage.status == SENDING, OutboxMessage.reason == WORKER_LOST),
+        )
         .values(values)
     )
 
@@ -126,6 +207,7 @@ _FINISH_WITH_PROVIDER_ID = _finish_statement(provider=True)
 def finish(
     connection: Connection,
     outbox_id: int,
+    token: str,
     status: str,
     now: datetime,
     *,
@@ -133,12 +215,15 @@ def finish(
     detail: str | None = None,
     due_at: datetime | None = None,
     provider_id: str | None = None,
+    commit: bool = False,
 ) -> bool:
-    """Record the outcome of a row this worker holds; False if it no longer holds it."""
+    """Record the outcome of a row `token` holds; False if another owns it now. In the
+    connection's transaction, or with `commit`, committed with it (or alone) at once."""
     if status not in (*FINAL, RETRY):
         raise ValueError(f"not an outcome: {status!r}")
     values = {
         "outbox_id": outbox_id,
+        "token": token,
         "status": status,
         "reason": reason,
         "detail": detail,
@@ -146,19 +231,26 @@ def finish(
         "sent_at": now if status == SENT else None,
         "due_at": due_at,
     }
+    statement = _FINISH
     if provider_id is not None and status == SENT:
         values["provider_id"] = provider_id
-        return _FINISH_WITH_PROVIDER_ID.execute(connection, values) == 1
-    return _FINISH.execute(connection, values) == 1
+        statement = _FINISH_WITH_PROVIDER_ID
+    run = statement.execute_committed if commit else statement.execute
+    return run(connection, values) == 1
 
 
 def defer(
-    connection: Connection, outbox_id: int, until: datetime, now: datetime, reason: str
-) -> bool:
-    """Give a held row back as `queued`, due at `until`; a deferral is not an attempt."""
+    connection: Connection, outbox_id: int, token: str, until: datetime, now: datetime,
+    reason: str,
+) -> bool:  # fmt: skip
+    """Give a row `token` holds back as `queued`, due at `until`; not an attempt."""
     done = connection.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == SENDING)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.status == SENDING,
+            OutboxMessage.claim_token == token,
+        )
         .values(
             status=QUEUED,
             due_at=until,
@@ -170,32 +262,15 @@ def defer(
     return done.rowcount == 1
 
 
-def provider_update(
-    connection: Connection, provider_id: str, delivered: bool, detail: str, now: datetime
-) -> int | None:
-    """A provider's later word on a sent message (a status callback); the row's id, or None.
-    An undelivered message becomes `failed`; a delivered one stays `sent`."""
-    values: dict[str, object] = {"detail": detail[:500], "updated_at": now}
-    if not delivered:
-        values.update(status=FAILED, reason="undelivered")
-    row = connection.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.provider_id == provider_id, OutboxMessage.status.in_((SENT, FAILED)))
-        .values(**values)
-        .returning(OutboxMessage.id)
-    ).first()
-    return None if row is None else int(row[0])
-
-
 def release_stale(
     connection: Connection, claimed_before: datetime, now: datetime, *,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> int:  # fmt: skip
     """Give rows stuck in `sending` since before `claimed_before` back as `retry`.
 
-    A worker sends its batch in id order, so of each batch a dead worker left (the rows it
-    claimed at one instant) the first still `sending` is the one it was on: that row keeps
-    its attempt, the rest never left and get theirs back. The row in flight fails once it
+    A worker sends its batch in id order, so of each batch a dead worker left (the rows of
+    one claim token) the first still `sending` is the one it was on: that row keeps its
+    attempt, the rest never left and get theirs back. The row in flight fails once it
     has used every attempt, so a message that kills its worker cannot loop forever, and
     the rows batched with it are not charged for it.
     """
@@ -203,7 +278,7 @@ def release_stale(
     batch = aliased(OutboxMessage)
     in_flight = (
         select(func.min(batch.id))
-        .where(batch.status == SENDING, batch.claimed_at == OutboxMessage.claimed_at)
+        .where(batch.status == SENDING, batch.claim_token == OutboxMessage.claim_token)
         .scalar_subquery()
     )
     connection.execute(
@@ -216,14 +291,12 @@ def release_stale(
         .where(*stale, OutboxMessage.attempts >= max_attempts)
         .values(
             status=FAILED,
-            reason="worker_lost",
+            reason=WORKER_LOST,
             detail="the worker was lost during the last attempt",
             updated_at=now,
         )
     )
     retried = connection.execute(
-        update(OutboxMessage)
-        .where(*stale)
-        .values(status=RETRY, reason="worker_lost", updated_at=now)
+        update(OutboxMessage).where(*stale).values(status=RETRY, reason=WORKER_LOST, updated_at=now)
     )
     return failed.rowcount + retried.rowcount

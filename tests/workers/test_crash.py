@@ -31,6 +31,13 @@ def _settings(tmp_path: Path, db_url: str, port: int) -> Path:
     path.write_text(f"""
 [database]
 url = "{db_url}"
+[shop]
+url = "https://cafe-leal.eu"
+postal_address = "Carrer Major 1, 08001 Barcelona"
+[email]
+from_address = "hola@cafe-leal.eu"
+[web]
+public_url = "https://leal.cafe-leal.eu"
 [workers]
 broker_url = "{REDIS}"
 [delivery]

@@ -116,19 +116,27 @@ def test_a_row_is_claimed_once_and_a_lost_worker_gives_it_back(
 ) -> None:
     # given two planned rows
     ids, now = due_for_ana(engine, settings, shop, tmp_path)
+    lost, new = ledger.new_token(), ledger.new_token()
     with engine.begin() as connection:
         # when two workers claim the same rows, one after the other
-        first = ledger.claim(connection, ids, now)
-        second = ledger.claim(connection, ids, now)
-    # then only the first wins them; a finish from a worker that lost them changes nothing
+        first = ledger.claim(connection, ids, now, lost)
+        second = ledger.claim(connection, ids, now, new)
+    # then only the first wins them
     assert (first, second) == (ids, [])
     with engine.begin() as connection:
-        # when the first worker dies and its claim goes stale
+        # when the first worker dies, its claim goes stale and another worker claims the rows
         released = ledger.release_stale(connection, now + timedelta(minutes=10), now)
-        assert ledger.finish(connection, ids[0], ledger.SENT, now) is False
-        # then the rows are claimable again
         assert released == 2
-        assert ledger.claim(connection, ids, now) == ids
+        assert ledger.claim(connection, ids, now, new) == ids
+    with engine.connect() as connection:  # a worker's connection: `hold` commits itself
+        # then the worker that lost them can neither hold nor record them; the new owner can
+        assert not ledger.hold(connection, ids[0], lost, now)
+        assert ledger.finish(connection, ids[0], lost, ledger.SENT, now) is False
+        assert not ledger.defer(connection, ids[1], lost, now, now, "sending_hours")
+        assert ledger.renew(connection, ids, lost, now) == 0
+        assert ledger.hold(connection, ids[0], new, now)
+        assert ledger.finish(connection, ids[0], new, ledger.SENT, now, commit=True) is True
+        assert ledger.renew(connection, ids, new, now) == 1  # the one still sending
 
 
 def test_delivery_logs_carry_ids_and_states_never_personal_data(
@@ -149,3 +157,36 @@ def test_delivery_logs_carry_ids_and_states_never_personal_data(
     text = " ".join(lines)
     for personal in ("ana@example.com", "+34611111111", "Anaïs", "unsubscribe"):
         assert personal not in text
+
+
+def test_a_template_over_its_limits_for_one_customer_skips_only_that_message(
+    engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Path
+) -> None:
+    import shutil
+
+    from templates.loader import SHIPPED
+
+    # given the shop's own birthday SMS, whose loop explodes for one customer only
+    own = tmp_path / "templates"
+    for folder in ("birthday", "_shared"):
+        shutil.copytree(SHIPPED / folder, own / folder)
+    bomb = "{% if customer.first_name == 'Bo' %}{% for i in range(10000) %}{% for j in "
+    bomb += "range(10000) %}{% endfor %}{% endfor %}{% endif %}"
+    (own / "birthday" / "en" / "sms.txt").write_text(bomb + "Happy birthday!", encoding="utf-8")
+    for name in ("ana", "bo", "cy"):
+        shop.customer(name, birth_date=date(1990, 6, 15), first_name=name.title(), locale="en")
+    config = _config(settings, tmp_path / "out")
+    config = Config(Settings(**(config.settings.model_dump() | {"templates": {"dir": own}})), None)
+    daily_run(engine, config, AT)
+    # when the batch is delivered
+    tally = deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW)
+    # then only Bo's SMS is skipped, with the limit and the file it broke in, and the rest
+    # of the batch (Ana's and Cy's SMS, all three emails) went out
+    assert tally == {"sent": 5, "skipped:render": 1}
+    with engine.connect() as connection:
+        [(customer, detail)] = connection.execute(
+            select(OutboxMessage.customer_id, OutboxMessage.detail).where(
+                OutboxMessage.status == "skipped"
+            )
+        ).all()
+    assert customer == "bo" and "birthday/en/sms.txt" in (detail or "")

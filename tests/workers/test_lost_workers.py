@@ -78,7 +78,7 @@ def test_a_row_whose_last_attempt_lost_its_worker_fails_instead_of_looping(
 ) -> None:
     ids, now = due_for_ana(engine, settings, shop, tmp_path)
     with engine.begin() as connection:
-        ledger.claim(connection, ids, now)
+        ledger.claim(connection, ids, now, ledger.new_token())
         last = OutboxMessage.id == ids[0]
         connection.execute(update(OutboxMessage).where(last).values(attempts=ledger.MAX_ATTEMPTS))
         assert ledger.release_stale(connection, now + timedelta(minutes=10), now) == len(ids)

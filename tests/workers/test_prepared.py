@@ -13,6 +13,7 @@ from tests.factories import ShopFactory
 from workers import ledger
 
 NOW = datetime(2026, 6, 15, 8, 30, 15, 123456, tzinfo=UTC)
+TOKEN = "0123456789abcdef"
 
 
 def _held_row(engine: Engine, shop: ShopFactory) -> int:
@@ -23,7 +24,7 @@ def _held_row(engine: Engine, shop: ShopFactory) -> int:
             {"campaign": "birthday", "trigger": "birthday", "customer_id": customer,
              "channel": "email", "occasion": "birthday:2026", "status": ledger.SENDING,
              "context": {}, "run_date": date(2026, 6, 15), "due_at": NOW, "created_at": NOW,
-             "updated_at": NOW, "attempts": 1, "priority": 0},
+             "updated_at": NOW, "attempts": 1, "priority": 0, "claim_token": TOKEN},
         ).scalar_one())  # fmt: skip
 
 
@@ -31,9 +32,9 @@ def test_an_outcome_reads_back_exactly_as_written(engine: Engine, shop: ShopFact
     outbox_id = _held_row(engine, shop)
     later = NOW + timedelta(minutes=5)
     with engine.connect() as connection:
-        assert ledger.finish(connection, outbox_id, ledger.SENT, later, provider_id="SM1")
+        assert ledger.finish(connection, outbox_id, TOKEN, ledger.SENT, later, provider_id="SM1")
         connection.commit()
-        assert not ledger.finish(connection, outbox_id, ledger.SENT, later)  # no longer held
+        assert not ledger.finish(connection, outbox_id, TOKEN, ledger.SENT, later)  # no longer held
     with engine.connect() as connection:
         row = connection.execute(select(OutboxMessage).where(OutboxMessage.id == outbox_id)).one()
     assert (row.status, row.sent_at, row.updated_at, row.provider_id, row.due_at) == (
@@ -48,8 +49,9 @@ def test_an_outcome_reads_back_exactly_as_written(engine: Engine, shop: ShopFact
 def test_an_outcome_belongs_to_the_callers_transaction(engine: Engine, shop: ShopFactory) -> None:
     outbox_id = _held_row(engine, shop)
     with engine.connect() as connection:
-        assert ledger.finish(connection, outbox_id, ledger.RETRY, NOW, reason="smtp_temporary",
-                             due_at=NOW + timedelta(minutes=1))  # fmt: skip
+        later = NOW + timedelta(minutes=1)
+        assert ledger.finish(connection, outbox_id, TOKEN, ledger.RETRY, NOW,
+                             reason="smtp_temporary", due_at=later)  # fmt: skip
         connection.rollback()
     with engine.connect() as connection:
         status = connection.scalar(
@@ -65,7 +67,7 @@ def test_an_instant_on_the_second_is_stored_as_the_orm_stores_it(
     outbox_id = _held_row(engine, shop)
     on_the_second = NOW.replace(microsecond=0)
     with engine.connect() as connection:
-        assert ledger.finish(connection, outbox_id, ledger.SENT, on_the_second)
+        assert ledger.finish(connection, outbox_id, TOKEN, ledger.SENT, on_the_second)
         connection.commit()
         found = connection.scalar(
             select(OutboxMessage.id).where(OutboxMessage.sent_at == on_the_second)
@@ -76,7 +78,7 @@ def test_an_instant_on_the_second_is_stored_as_the_orm_stores_it(
 def test_a_naive_instant_is_refused_as_by_the_orm(engine: Engine, shop: ShopFactory) -> None:
     outbox_id = _held_row(engine, shop)
     with engine.connect() as connection, pytest.raises(ValueError, match="naive datetime"):
-        ledger.finish(connection, outbox_id, ledger.SENT, NOW.replace(tzinfo=None))
+        ledger.finish(connection, outbox_id, TOKEN, ledger.SENT, NOW.replace(tzinfo=None))
 
 
 def test_a_dropped_database_connection_is_not_reused(engine: Engine, shop: ShopFactory) -> None:
@@ -89,5 +91,5 @@ def test_a_dropped_database_connection_is_not_reused(engine: Engine, shop: ShopF
         with engine.connect() as admin:
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
         with pytest.raises(engine.dialect.loaded_dbapi.OperationalError):
-            ledger.finish(connection, outbox_id, ledger.SENT, NOW)
+            ledger.finish(connection, outbox_id, TOKEN, ledger.SENT, NOW)
         assert connection.invalidated  # the pool gets a fresh connection, not this one
