@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import date
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from campaigns.plan import PLANNED, Plan
-from shop.models import CampaignPause, OutboxMessage
+from shop.models import CampaignPause, ChannelPause, OutboxMessage
+
+WAITING = ("queued", "retry", "sending")
 
 if TYPE_CHECKING:
     from campaigns.daily import RunResult
@@ -136,18 +139,54 @@ def print_delivery(tally: Counter[str], console: Console) -> None:
 
 
 def print_status(connection: Connection, run_date: date | None, console: Console) -> None:
-    """Rows per campaign, channel, state and reason (an operator's first look)."""
+    """Pauses, then rows per campaign, channel, state and reason (an operator's first look),
+    with the first detail of each reason: what the provider or the renderer said."""
+    print_pauses(connection, console)
+    first = func.min(OutboxMessage.id)
     query = select(
         OutboxMessage.campaign,
         OutboxMessage.channel,
         OutboxMessage.status,
         OutboxMessage.reason,
         func.count(),
+        first,
     ).group_by(OutboxMessage.campaign, OutboxMessage.channel, OutboxMessage.status,
                OutboxMessage.reason)  # fmt: skip
     if run_date is not None:
         query = query.where(OutboxMessage.run_date == run_date)
-    rows = sorted(connection.execute(query).all(), key=lambda r: tuple(str(v) for v in r))
+    rows = sorted(connection.execute(query).all(), key=lambda r: tuple(str(v) for v in r[:4]))
+    if not rows:
+        console.print("The outbox is empty.")
+        return
+    table = Table()
+    for header in ("Campaign", "Channel", "State", "Reason", "Messages"):
+        table.add_column(header, justify="right" if header == "Messages" else "left")
+    for campaign, channel, state, reason, count, _ in rows:
+        table.add_row(campaign, channel, state, reason or "-", str(count))
+    console.print(table)
+    firsts = [(c, ch, st, why, first) for c, ch, st, why, _, first in rows if why]
+    _print_first_details(connection, firsts, console)
+
+
+def _print_first_details(
+    connection: Connection, groups: list[tuple[str, str, str, str, int]], console: Console
+) -> None:
+    """One line per reason: its first row's detail, whole and unwrapped (grep-able)."""
+    ids = [group[-1] for group in groups]
+    details = dict(
+        connection.execute(
+            select(OutboxMessage.id, OutboxMessage.detail).where(OutboxMessage.id.in_(ids))
+        ).all()
+    )
+    for campaign, channel, state, reason, first in groups:
+        if details.get(first):
+            line = (
+                f"{campaign} {channel} {state} {reason}, first (outbox {first}): {details[first]}"
+            )
+            console.print(line, markup=False, soft_wrap=True, highlight=False)
+
+
+def print_pauses(connection: Connection, console: Console) -> None:
     for paused, paused_at, why in connection.execute(
         select(CampaignPause.campaign, CampaignPause.paused_at, CampaignPause.reason)
     ):
@@ -156,12 +195,80 @@ def print_status(connection: Connection, run_date: date | None, console: Console
             f"{why} (leal resume {paused})",
             soft_wrap=True,
         )
-    if not rows:
-        console.print("The outbox is empty.")
-        return
-    table = Table()
-    for header in ("Campaign", "Channel", "State", "Reason", "Messages"):
+    for pause in connection.execute(select(*ChannelPause.__table__.columns)):
+        probes = (
+            f"{pause.probes} failed probes, the last: {pause.last_probe}; " if pause.probes else ""
+        )
+        console.print(
+            f"[bold red]The {pause.channel} channel is paused[/bold red] since "
+            f"{pause.paused_at:%Y-%m-%d %H:%M} UTC: {pause.reason}; {probes}next probe at "
+            f"{pause.next_probe_at:%Y-%m-%d %H:%M} UTC or later (any delivery pass, "
+            "`leal recover` now); it resumes by itself once the provider answers.",
+            soft_wrap=True,
+        )
+
+
+@dataclass
+class _Wait:
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def add(self, count: int, first: datetime | None, last: datetime | None) -> None:
+        self.count += count
+        self.first = min(filter(None, (self.first, first)), default=None)
+        self.last = max(filter(None, (self.last, last)), default=None)
+
+
+def print_waiting(connection: Connection, now: datetime, console: Console) -> int:
+    """What waits in the ledger, why and until when; returns how many rows a pause holds."""
+    later = case((OutboxMessage.due_at > now, OutboxMessage.due_at))
+    query = (
+        select(
+            OutboxMessage.status,
+            OutboxMessage.campaign,
+            OutboxMessage.channel,
+            func.count(),
+            func.sum(case((OutboxMessage.due_at <= now, 1), else_=0)),
+            func.min(later),
+            func.max(later),
+        )
+        .where(OutboxMessage.status.in_(WAITING))
+        .group_by(OutboxMessage.status, OutboxMessage.campaign, OutboxMessage.channel)
+    )
+    held_campaigns = set(connection.scalars(select(CampaignPause.campaign)))
+    held_channels = set(connection.scalars(select(ChannelPause.channel)))
+    waits: defaultdict[tuple[str, str], _Wait] = defaultdict(_Wait)
+    for status, campaign, channel, count, due_now, first, last in connection.execute(query):
+        held = (
+            "a worker holding them" if status == "sending"
+            else f"campaign {campaign} paused" if campaign in held_campaigns
+            else f"channel {channel} paused" if channel in held_channels
+            else None
+        )  # fmt: skip
+        if held:
+            waits[(status, held)].add(count, None, None)
+            continue
+        due_now = int(due_now or 0)
+        if due_now:
+            waits[(status, "a delivery pass (due now)")].add(due_now, None, None)
+        if count > due_now:
+            waits[(status, "their time")].add(count - due_now, first, last)
+    return _print_waits(waits, console)
+
+
+def _print_waits(waits: dict[tuple[str, str], _Wait], console: Console) -> int:
+    if not waits:
+        console.print("Nothing waits in the ledger.")
+        return 0
+    table = Table(title="Waiting in the ledger")
+    for header in ("State", "Waiting for", "Messages", "Next", "Last"):
         table.add_column(header, justify="right" if header == "Messages" else "left")
-    for campaign, channel, state, reason, count in rows:
-        table.add_row(campaign, channel, state, reason or "-", str(count))
+    for (state, why), wait in sorted(waits.items()):
+        table.add_row(state, why, str(wait.count), _utc(wait.first), _utc(wait.last))
     console.print(table)
+    return sum(wait.count for (_, why), wait in waits.items() if why.endswith(" paused"))
+
+
+def _utc(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 
 from sqlalchemy import Engine
@@ -11,10 +11,15 @@ from campaigns.daily import daily_run, run_instant
 from campaigns.loader import Config
 from shop.db import make_engine
 from templates.unsubscribe import Signer
-from workers import ledger
+from workers import channel_health
 from workers.celery_app import app
-from workers.channels import make_channel
+from workers.channels import Routed, make_channel
 from workers.deliver import Deliverer
+from workers.run import release_lost
+
+
+class NotReadyError(RuntimeError):
+    """The settings or secrets cannot make working messages: this worker delivers nothing."""
 
 
 def _config() -> Config:
@@ -28,10 +33,25 @@ def _engine() -> Engine:
 
 
 @cache
+def _channel() -> Routed:
+    """One per worker process: it keeps its connection between tasks."""
+    return make_channel(_config())
+
+
+@cache
 def _deliverer() -> Deliverer:
-    """One per worker process: its channel keeps its connection between tasks."""
     config = _config()
-    return Deliverer(_engine(), config, make_channel(config), Signer.from_env())
+    _refuse_if_not_ready(config)
+    return Deliverer(_engine(), config, _channel(), Signer.from_env())
+
+
+def _refuse_if_not_ready(config: Config) -> None:
+    """Fail closed, as `leal run` does: links that cannot work never reach a customer."""
+    from campaigns.readiness import delivery_problems
+
+    problems = delivery_problems(config)
+    if problems:  # the task fails before claiming: every row stays queued
+        raise NotReadyError("; ".join(str(problem) for problem in problems))
 
 
 @app.task(name="leal.deliver_batch")
@@ -42,10 +62,12 @@ def deliver_batch(ids: list[int]) -> dict[str, int]:
 
 @app.task(name="leal.dispatch")
 def dispatch() -> int:
-    """Queue every due row, in batches; returns how many rows were queued."""
+    """Probe the paused channels that are due, then queue every due row (those of channels
+    still paused wait), in batches; returns how many rows were queued."""
     batch = _config().settings.delivery.batch
+    channel_health.probe_due(_engine(), _channel(), datetime.now(UTC))
     with _engine().connect() as connection:
-        ids = ledger.due_ids(connection, datetime.now(UTC), limit=1_000_000)
+        ids = channel_health.due_ids(connection, datetime.now(UTC), limit=1_000_000)
     for start in range(0, len(ids), batch):
         deliver_batch.delay(ids[start : start + batch])
     return len(ids)
@@ -63,9 +85,6 @@ def scheduled_daily_run() -> int:
 @app.task(name="leal.recover")
 def recover() -> int:
     """Give back rows whose worker died mid-send (claimed too long ago), then dispatch."""
-    now = datetime.now(UTC)
-    timeout = timedelta(minutes=_config().settings.delivery.claim_timeout_minutes)
-    with _engine().begin() as connection:
-        released = ledger.release_stale(connection, now - timeout, now)
-    dispatch.delay()
+    released = release_lost(_engine(), _config(), datetime.now(UTC))
+    dispatch.delay()  # which probes the paused channels
     return released

@@ -24,10 +24,14 @@ priority = 10
 """
 
 
-def _leal(tmp_path: Path, *args: str, settings: str = SETTINGS, db_url: str = "") -> Result:
+def _leal(
+    tmp_path: Path, *args: str, settings: str = SETTINGS, db_url: str = "",
+    secret: str | None = "k" * 32,
+) -> Result:  # fmt: skip
     path = tmp_path / "settings.toml"
     path.write_text(settings, encoding="utf-8")
-    env = {"LEAL_DATABASE__URL": db_url} if db_url else {}
+    env: dict[str, str | None] = {"LEAL_DATABASE__URL": db_url} if db_url else {}
+    env["LEAL_SECRET_KEY"] = secret  # None: unset
     return CliRunner().invoke(main, ["--settings", str(path), *args], env=env)
 
 
@@ -111,6 +115,20 @@ def test_run_rejects_bad_arguments_clearly(
     assert message in result.output
 
 
+def _plan(shop: ShopFactory, tmp_path: Path, settings: str = SETTINGS) -> None:
+    """The daily run of 15 June into the ledger, without delivering."""
+    from campaigns.daily import daily_run
+    from campaigns.loader import Config, load_config
+    from tests.factories import local
+
+    path = tmp_path / "settings.toml"
+    path.write_text(settings, encoding="utf-8")
+    loaded = load_config(path)
+    database = loaded.settings.database.model_copy(update={"url": shop.settings.database.url})
+    config = Config(loaded.settings.model_copy(update={"database": database}), path)
+    daily_run(shop.engine, config, local("2026-06-15 09:00"))
+
+
 def _template(root: Path, locale: str, **parts: str) -> None:
     folder = root / "tpl" / "birthday" / locale
     folder.mkdir(parents=True, exist_ok=True)
@@ -180,7 +198,7 @@ def test_status_shows_the_ledger_by_campaign_and_state(
 
     shop.customer("ana", birth_date=date(1990, 6, 15))
     shop.customer("bo", birth_date=date(1985, 6, 15), sms_opt_in=False)
-    assert _leal(tmp_path, "run", "--date", "2026-06-15", db_url=db_url).exit_code == 0
+    _plan(shop, tmp_path)
     shown = _leal(tmp_path, "status", db_url=db_url)
     other_day = _leal(tmp_path, "status", "--date", "2026-06-16", db_url=db_url)
     assert shown.exit_code == 0, shown.output
@@ -204,8 +222,8 @@ def test_send_delivers_what_is_due_and_run_says_when_the_broker_is_down(
     )
     # when a run writes the ledger while the broker is unreachable
     ran = _leal(tmp_path, "run", "--date", "2026-06-15", settings=settings, db_url=db_url)
-    # then it says the message waits in the ledger, and `leal send` delivers it, once
-    assert ran.exit_code == 0, ran.output
+    # then it says the message waits in the ledger, exits 1, and `leal send` delivers it, once
+    assert ran.exit_code == 1, ran.output
     assert "The broker is unreachable" in ran.output
     sent = _leal(tmp_path, "send", settings=settings, db_url=db_url)
     again = _leal(tmp_path, "send", settings=settings, db_url=db_url)
@@ -224,12 +242,18 @@ def test_run_without_a_broker_delivers_here_once_a_secret_key_is_set(
 
     shop.customer("ana", birth_date=date(1990, 6, 15))
     settings = SETTINGS.replace('["email", "sms"]', '["email"]')
-    monkeypatch.delenv("LEAL_SECRET_KEY", raising=False)
-    keyless = _leal(tmp_path, "run", "--date", "2026-06-15", settings=settings, db_url=db_url)
-    assert keyless.exit_code == 0, keyless.output
-    assert "Not delivered: set LEAL_SECRET_KEY" in " ".join(keyless.output.split())
+    # when the run has no LEAL_SECRET_KEY
+    keyless = _leal(tmp_path, "run", "--date", "2026-06-15", settings=settings, db_url=db_url,
+                    secret=None)  # fmt: skip
+    # then it is an error, exit 1, and nothing is planned or delivered
+    assert keyless.exit_code == 1, keyless.output
+    assert "Error: set LEAL_SECRET_KEY" in keyless.output
+    assert "Nothing was delivered." in keyless.output
     assert not (tmp_path / "var" / "outbox" / "email").exists()
-    monkeypatch.setenv("LEAL_SECRET_KEY", "k" * 32)
+    assert "The outbox is empty." in _leal(tmp_path, "status", db_url=db_url).output
+    # and `leal send` says the same instead of a traceback
+    unsent = _leal(tmp_path, "send", settings=settings, db_url=db_url, secret=None)
+    assert unsent.exit_code == 1 and "Error: set LEAL_SECRET_KEY" in unsent.output
     ran = _leal(tmp_path, "run", "--date", "2026-06-15", settings=settings, db_url=db_url)
     rows = [[c.strip() for c in line.split("│")[1:-1]] for line in ran.output.splitlines()
             if line.startswith("│") and "sent" in line]  # fmt: skip

@@ -81,3 +81,32 @@ def test_a_worker_delivers_every_queued_row_once(
         ).all()
     assert statuses == [("sent", 10)]
     assert len(list((tmp_path / "outbox" / "email").glob("*.eml"))) == 10
+
+
+def test_run_says_the_workers_answered_and_exits_0(
+    engine: Engine, db_url: str, shop: ShopFactory, tmp_path: Path
+) -> None:
+    import time
+
+    from click.testing import CliRunner
+
+    from campaigns.cli import main
+
+    _redis_or_skip()
+    # given a worker that listens on the broker
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    settings_path = _settings_file(tmp_path, db_url)
+    worker = start_worker(settings_path)
+    try:
+        control, deadline = make_app(load_config(settings_path)).control, time.monotonic() + 30
+        while not control.ping(timeout=0.5) and time.monotonic() < deadline:
+            time.sleep(0.2)  # until it has booted
+        # when a run dispatches
+        args = ["--settings", str(settings_path), "run", "--date", "2026-06-15"]
+        ran = CliRunner().invoke(main, args, env={"LEAL_SECRET_KEY": "k" * 32})
+        # then it says a worker answered, exits 0, and the worker delivers the email
+        assert ran.exit_code == 0, ran.output
+        assert "Dispatched to the workers (1 answered)." in ran.output
+        assert wait_for(engine, 1) == 1
+    finally:
+        stop_worker(worker)

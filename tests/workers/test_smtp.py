@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from email import policy
 from pathlib import Path
 
@@ -14,7 +14,8 @@ from sqlalchemy import Engine, select
 from campaigns.config import Settings
 from campaigns.daily import daily_run
 from campaigns.loader import Config
-from shop.models import OutboxMessage, Suppression
+from shop.models import OutboxMessage
+from shop.suppressions import described_suppressions
 from templates.unsubscribe import Signer
 from tests.factories import ShopFactory, local
 from tests.workers.smtp_sink import Sink, smtp_sink
@@ -86,7 +87,7 @@ def test_a_temporary_refusal_retries_later_and_a_hard_bounce_suppresses(
         detail = connection.scalar(
             select(OutboxMessage.detail).where(OutboxMessage.customer_id == "gone")
         )
-        suppressed = connection.execute(select(Suppression.channel, Suppression.address)).all()
+        suppressed = [row[:2] for row in described_suppressions(connection)]
     assert rows == {"ok": "sent", "busy": "retry", "gone": "failed"}
     assert detail is not None and detail.startswith("550 5.1.1")
     assert suppressed == [("email", "gone@example.com")]
@@ -108,32 +109,31 @@ def test_a_server_that_is_down_means_retry(
     }
 
 
-def test_a_campaign_pauses_itself_after_repeated_provider_failures(
-    engine: Engine, settings: Settings, shop: ShopFactory
+def test_a_campaign_pauses_itself_after_repeated_refusals_of_its_own_messages(
+    engine: Engine, settings: Settings, shop: ShopFactory, sink: tuple[Sink, int]
 ) -> None:
     # given four planned emails, a campaign that pauses after 2 provider failures in a row,
-    # and an SMTP server that is down
+    # and a relay that refuses its messages (not the recipients, not the connection)
+    server, port = sink
     for n in range(4):
         shop.customer(f"c{n}", birth_date=date(1990, 6, 15))
-    with smtp_sink() as (_, port):
-        pass
+    server.data_reply = "554 5.7.1 message refused as spam"
     base = _config(settings, port)
     delivery = base.settings.delivery.model_copy(update={"pause_after_failures": 2})
     config = Config(base.settings.model_copy(update={"delivery": delivery}), None)
     daily_run(engine, config, AT)
     # when they are delivered
     tally = deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW)
-    # then two fail for retry, the campaign pauses, the other two wait in the queue
-    assert tally == {"retry:smtp_unavailable": 2, "deferred:campaign_paused": 2}
-    assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {}
-    # and once resumed (the server back), the waiting ones go
-    with smtp_sink() as (server, up):
-        smtp = config.settings.smtp.model_copy(update={"port": up})
-        config = Config(config.settings.model_copy(update={"smtp": smtp}), None)
-        with engine.begin() as connection:
-            assert ledger.resume(connection, "birthday")
-        assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {"sent": 2}
-        assert len(server.recipients) == 2
+    # then two fail, the campaign (not the channel) pauses, the other two wait in the queue
+    assert tally == {"failed:smtp_rejected": 2, "deferred:campaign_paused": 2}
+    later = NOW + timedelta(minutes=1)
+    assert deliver_due(engine, config, signer=SIGNER, clock=lambda: later) == {}
+    # and once resumed (the campaign fixed), the waiting ones go
+    server.data_reply = None
+    with engine.begin() as connection:
+        assert ledger.resume(connection, "birthday")
+    assert deliver_due(engine, config, signer=SIGNER, clock=lambda: later) == {"sent": 2}
+    assert len(server.recipients) == 2
 
 
 def test_a_long_lived_worker_sees_a_campaign_resumed(
@@ -157,7 +157,20 @@ def test_a_long_lived_worker_sees_a_campaign_resumed(
     # when the campaign is resumed and the same worker takes the next batch
     with engine.begin() as connection:
         assert ledger.resume(connection, "birthday")
-        ids = ledger.due_ids(connection, NOW, 10)
+        ids = ledger.due_ids(connection, NOW + timedelta(minutes=1), 10)
     # then the waiting emails go
-    assert deliverer.deliver(ids, NOW) == {"sent": 2}
+    assert deliverer.deliver(ids, NOW + timedelta(minutes=1)) == {"sent": 2}
     assert sorted(server.recipients) == ["c2@example.com", "c3@example.com"]
+
+
+def test_a_relay_shutting_down_421_counts_as_unavailable_not_as_the_campaigns_fault(
+    engine: Engine, settings: Settings, shop: ShopFactory, sink: tuple[Sink, int]
+) -> None:
+    server, port = sink
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    server.replies = {"ana@example.com": "421 4.3.2 service shutting down"}
+    config = _config(settings, port)
+    daily_run(engine, config, AT)
+    assert deliver_due(engine, config, signer=SIGNER, clock=lambda: NOW) == {
+        "retry:smtp_unavailable": 1
+    }

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 
 from campaigns.config import Settings
 from campaigns.daily import daily_run
 from campaigns.loader import Config
-from shop.models import OutboxMessage, Suppression
+from shop.models import OutboxMessage
+from shop.suppressions import described_suppressions
 from templates.unsubscribe import Signer
 from tests.factories import ShopFactory, local
 from tests.workers.test_celery import REDIS, _redis_or_skip
@@ -49,7 +52,7 @@ def test_each_twilio_answer_gets_its_outcome_and_stops_are_suppressed(
     assert tally == {"sent": 1, "failed:opted_out": 1, "failed:invalid_number": 1,
                      "retry:rate_limited": 1}  # fmt: skip
     with engine.connect() as connection:
-        suppressed = connection.execute(select(Suppression.address, Suppression.reason)).all()
+        suppressed = [row[1:] for row in described_suppressions(connection)]
     assert sorted(suppressed) == [("+34600000002", "opted_out"), ("+34600000003", "invalid_number")]
     # and the SDK really spoke Twilio's API: account path, sender, callback, body
     _, path, form = server.requests[0]
@@ -106,3 +109,18 @@ def test_two_workers_sharing_redis_hold_one_senders_rate_together() -> None:
     assert len(times) == 16
     assert 1.5 - 0.1 <= times[-1] - times[0] < 1.8  # arrivals: slots plus HTTP jitter
     assert max(sum(start <= t < start + 1.0 for t in times) for start in times) <= 11
+
+
+def test_the_sdk_logs_nothing_below_warning_around_a_real_sms(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given the real SDK against the fake API, and every logger at INFO
+    caplog.set_level(logging.INFO)
+    with fake_twilio() as (_, url):
+        sms = TwilioChannel(TwilioAccount("AC" + "0" * 32, from_number="+34900000000",
+                                          rate_per_second=100, api_url=url))  # fmt: skip
+        # when one SMS is sent
+        outcome = sms.send_sms(OutgoingSms(1, "+34600000001", "Hola"))
+    # then it went, and the SDK said nothing of its request or response (numbers, bodies)
+    assert outcome.verdict == "sent"
+    assert [r for r in caplog.records if r.name.startswith("twilio")] == []

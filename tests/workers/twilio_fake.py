@@ -15,6 +15,7 @@ ERRORS = {
     "+34600000002": (400, 21610, "Attempt to send to unsubscribed recipient"),
     "+34600000003": (400, 21211, "Invalid 'To' Phone Number"),
     "+34600000004": (429, 20429, "Too Many Requests"),
+    "+34600000005": (401, 20003, "Authenticate"),
 }
 
 
@@ -32,6 +33,16 @@ def _handler(state: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             status, body = self._answer(form)
             data = json.dumps(body).encode()
             self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # the account, as the channel's probe fetches it
+            state.requests.append((time.monotonic(), self.path, {}))
+            sid = self.path.rsplit("/", 1)[-1].removesuffix(".json")
+            data = json.dumps({"sid": sid, "status": "active"}).encode()
+            self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from campaigns.loader import Config
-from workers.channels.base import Channel, Outcome, OutgoingEmail, OutgoingSms
+from workers.channels.base import Channel, Outcome, OutgoingEmail, OutgoingSms, Probeable
 from workers.channels.file import FileChannel
 from workers.channels.smtp import SmtpChannel, SmtpServer
 from workers.channels.twilio_sms import TwilioAccount, TwilioChannel
@@ -20,6 +20,11 @@ class Routed:
 
     def send_sms(self, message: OutgoingSms) -> Outcome:
         return self.sms.send_sms(message)
+
+    def probe(self, kind: str) -> str | None:
+        """Whether the provider of `kind` ("email" or "sms") answers; None when it does."""
+        channel = self.email if kind == "email" else self.sms
+        return channel.probe() if isinstance(channel, Probeable) else None
 
     def close(self) -> None:
         for channel in (self.email, self.sms):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Verdict = Literal["sent", "retry", "failed"]
 
@@ -34,3 +34,11 @@ class Channel(Protocol):
     def send_email(self, message: OutgoingEmail) -> Outcome: ...
 
     def send_sms(self, message: OutgoingSms) -> Outcome: ...
+
+
+@runtime_checkable
+class Probeable(Protocol):
+    def probe(self) -> str | None:
+        """A cheap check that the provider answers (no message sent): None when it does,
+        else what went wrong, in words without personal data."""
+        ...

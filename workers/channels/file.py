@@ -29,6 +29,9 @@ class FileChannel:
         self._write(self.folder / "sms" / f"{message.outbox_id}.json", data)
         return Outcome("sent", provider_id=f"file:{message.outbox_id}")
 
+    def probe(self) -> str | None:
+        return None  # a folder on this machine: nothing to wait for
+
     def _write(self, path: Path, data: bytes) -> None:
         partial = path.with_suffix(path.suffix + ".part")
         partial.write_bytes(data)

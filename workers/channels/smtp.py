@@ -16,6 +16,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Literal
 
+from shop.redact import redact
 from workers.channels.base import Outcome, OutgoingEmail, OutgoingSms
 from workers.channels.smtp_transaction import UnsendableAddressError, transact
 
@@ -56,12 +57,29 @@ class SmtpChannel:
             return Outcome("sent")
         if not reply.reusable or reply.code in (421, 451):  # hung up, closing or overloaded
             self.close()
+        if reply.code == 421:  # the service is shutting down (RFC 5321 3.8): the relay's state
+            return Outcome("retry", "smtp_unavailable", _detail(reply.code, reply.text))
         if reply.stage == "rcpt":
             return _recipient_refusal(reply.code, reply.text)
         return _server_refusal(reply.code, reply.text)
 
     def send_sms(self, message: OutgoingSms) -> Outcome:
         raise TypeError("the SMTP channel sends email only")
+
+    def probe(self) -> str | None:
+        """Connect, greet (TLS and login as configured) and NOOP on a connection of its own."""
+        try:
+            connection = self._open()
+            try:
+                connection.ehlo_or_helo_if_needed()
+                code, text = connection.noop()
+            finally:
+                connection.close()
+        except smtplib.SMTPAuthenticationError as error:
+            return _detail(error.smtp_code, error.smtp_error)
+        except (smtplib.SMTPException, OSError) as error:
+            return f"{self.server.host}:{self.server.port}: {type(error).__name__}"
+        return None if code == 250 else _detail(code, text)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -98,8 +116,10 @@ class SmtpChannel:
 
 
 def _detail(code: int, text: bytes | str) -> str:
+    """The server's reply for the ledger, without the address servers often quote
+    (`550 5.1.1 <ana@example.com>: Recipient address rejected`)."""
     words = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    return f"{code} {words}"[:500]
+    return redact(f"{code} {words}")[:500]
 
 
 def _recipient_refusal(code: int, text: bytes | str) -> Outcome:

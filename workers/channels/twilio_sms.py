@@ -3,12 +3,14 @@ callback, and a pace per sender.
 
 Twilio's error codes decide the outcome: 21610 (the number replied STOP) and 21211 /
 30006 (not a valid mobile number) fail the message and suppress the number; 20429 or an
-HTTP 429 (too many requests) and any 5xx are retried later. The pace holds the configured
-rate per sender: in this process, or across all workers when they share a Redis.
+HTTP 429 (too many requests), any 5xx and refused credentials (401/403) are retried later.
+The pace holds the configured rate per sender: in this process, or across all workers when
+they share a Redis.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
@@ -16,12 +18,16 @@ from requests.exceptions import RequestException
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from shop.redact import redact
 from workers.channels.base import Outcome, OutgoingEmail, OutgoingSms
 from workers.pace import LocalPace, Pace, RedisPace
 
 TOKEN_ENV = "LEAL_TWILIO_AUTH_TOKEN"  # noqa: S105 (the variable's name, not a secret)
 OPTED_OUT, INVALID = {21610}, {21211, 21614, 30006}
 RATE_LIMITED = {20429}
+# The SDK logs every request and response at INFO (about ten lines an SMS, numbers and
+# bodies included): Leal's own delivery log says what happened, without personal data.
+logging.getLogger("twilio").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,25 @@ class TwilioChannel:
     def send_email(self, message: OutgoingEmail) -> Outcome:
         raise TypeError("the Twilio channel sends SMS only")
 
+    def probe(self) -> str | None:
+        """Fetch the account: the API answers and takes our credentials; nothing is sent."""
+        try:
+            self.client.api.v2010.accounts(self.account.account_sid).fetch()
+        except TwilioRestException as error:
+            return f"{error.status} {error.code} {error.msg}"[:500]
+        except RequestException as error:
+            return f"Twilio API: {type(error).__name__}"
+        return None
+
 
 def _by_error(error: TwilioRestException) -> Outcome:
-    detail = f"{error.code} {error.msg}"[:500]
+    detail = redact(f"{error.code} {error.msg}")[:500]  # Twilio's words quote the number
     if error.code in OPTED_OUT:
         return Outcome("failed", "opted_out", detail)
     if error.code in INVALID:
         return Outcome("failed", "invalid_number", detail)
+    if error.status in (401, 403):  # our credentials, not the message: wait for a fix
+        return Outcome("retry", "twilio_auth", detail)
     if error.code in RATE_LIMITED or error.status == 429 or error.status >= 500:
         return Outcome(
             "retry", "rate_limited" if error.status == 429 else "twilio_temporary", detail
