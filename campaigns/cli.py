@@ -5,22 +5,25 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
 import click
 from rich.console import Console
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
-from campaigns import report
+from campaigns import cli_delivery, report
 from campaigns.check import check_config
+from campaigns.cli_privacy import customer
 from campaigns.daily import RunInstantError, daily_run, run_instant
-from campaigns.loader import Config, ConfigError, load_config
+from campaigns.loader import DEFAULT_FILE, Config, ConfigError, Problem, load_config
 from campaigns.plan import PlanError
+from campaigns.readiness import delivery_problems, real_channels
 from shop.db import make_engine, migrate, schema_is_current
 
 err = Console(stderr=True, highlight=False)
+DEMO_DIR = Path("var/demo")  # where `leal demo` puts its shop and settings by default
 
 
 def _config(ctx: click.Context) -> Config:
@@ -35,12 +38,31 @@ def _config(ctx: click.Context) -> Config:
 
 
 def _engine(config: Config, *, migrate_schema: bool) -> Engine:
+    """The configured database; only `db upgrade` and `import` (migrate_schema) create or
+    migrate it: a command that reads refuses a missing file rather than creating an empty
+    one, and says which database it looked at and what to run."""
+    url = make_url(config.settings.database.url)
+    shown = url.database if url.get_backend_name() == "sqlite" else url.render_as_string()
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if not migrate_schema and sqlite_file and not Path(str(url.database)).exists():
+        _database_error(config, f"no database file {shown}")
     engine = make_engine(config.settings.database.url)
     if migrate_schema:
         migrate(engine)
     elif not schema_is_current(engine):
-        raise click.ClickException("the database schema is not current: run `leal db upgrade`")
+        _database_error(config, f"the schema of {shown} is not current")
     return engine
+
+
+def _database_error(config: Config, what: str) -> NoReturn:
+    """`what` is wrong with the database: where its URL is set and what to run."""
+    command = click.get_current_context().info_name
+    advice = "run `leal db upgrade` (then `leal import DIR` for the shop's data)"
+    demo = DEMO_DIR / "settings.toml"
+    if demo.exists() and config.path != demo:
+        advice += f"; to use the demo shop: leal --settings {demo} {command}"
+    location = ("database", "url")
+    raise click.ClickException(str(config.problem(location, f"database.url: {what}: {advice}")))
 
 
 @click.group()
@@ -62,13 +84,22 @@ def main(ctx: click.Context, settings: Path | None) -> None:
 def check(ctx: click.Context) -> None:
     """Validate settings, campaigns and templates; print file:line per problem."""
     config = _config(ctx)
-    problems = check_config(config)
+    problems = check_config(config) + delivery_problems(config)
+    if config.path is None:  # the defaults have no campaign: "OK" would hide a wrong folder
+        message = "not found here; give --settings PATH or set LEAL_SETTINGS"
+        problems.insert(0, Problem(str(DEFAULT_FILE), None, message))
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
         ctx.exit(1)
     campaigns = len(config.settings.campaigns)
     click.echo(f"{config.path or '<defaults>'}: OK ({campaigns} campaigns)")
+    real = real_channels(config)
+    if real:
+        click.echo(f"delivery: ready for {' and '.join(real)}")
+    else:
+        folder = config.beside(config.settings.delivery.folder)
+        click.echo(f"delivery: messages are written to {folder}; nothing leaves this machine")
 
 
 @main.group()
@@ -123,6 +154,10 @@ def run(
         raise click.UsageError("--diff goes with --dry-run")
     config = _config(ctx)
     engine = _engine(config, migrate_schema=False)
+    signer = None  # refused before the plan is written: a run that cannot deliver stops here
+    if not dry_run:
+        here = not config.settings.workers.broker_url
+        signer = cli_delivery.ready_to_deliver(ctx, config, here=here)
     try:
         instant = run_instant(config, at, day)
         result = daily_run(engine, config, instant, only=campaigns, dry_run=dry_run)
@@ -137,70 +172,8 @@ def run(
     if diff:
         with engine.connect() as connection:
             report.print_diff(connection, result.plan, console)
-    if dry_run:
-        return
-    if config.settings.workers.broker_url:
-        _ring_workers(config, console)
-    else:  # no broker: the tasks run here, now
-        _deliver_here(engine, config, console)
-
-
-def _deliver_here(engine: Engine, config: Config, console: Console) -> None:
-    from templates.unsubscribe import MissingSecretError, Signer
-
-    try:
-        signer = Signer.from_env()
-    except MissingSecretError as error:
-        console.print(f"Not delivered: {error}. Then: leal send", markup=False, soft_wrap=True)
-        return
-    _send_with_progress(engine, config, console, None, signer)
-
-
-def _send_with_progress(
-    engine: Engine, config: Config, console: Console, limit: int | None, signer: Any = None
-) -> None:
-    from rich.progress import Progress
-
-    from workers import ledger
-    from workers.run import deliver_due
-
-    with engine.connect() as connection:
-        due = len(ledger.due_ids(connection, datetime.now(UTC), limit or 10_000_000))
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Delivering", total=due)
-        tally = deliver_due(
-            engine, config, limit=limit, signer=signer, progress=lambda n: progress.advance(task, n)
-        )
-    report.print_delivery(tally, console)
-
-
-def _ring_workers(config: Config, console: Console) -> None:
-    """Tell the workers there is work; if the broker is down, the rows wait in the ledger."""
-    from kombu.exceptions import OperationalError
-
-    from workers.celery_config import make_app
-
-    try:
-        make_app(config).send_task("leal.dispatch", retry=False)
-    except OperationalError as error:
-        console.print(
-            f"The broker is unreachable ({type(error).__name__}): the messages wait in the "
-            "ledger; leal.recover (beat) or `leal send` will deliver them.",
-            markup=False,
-            soft_wrap=True,
-        )
-    else:
-        console.print("Dispatched to the workers.")
-
-
-@main.command()
-@click.option("--limit", type=int, default=None, help="Deliver at most this many rows.")
-@click.pass_context
-def send(ctx: click.Context, limit: int | None) -> None:
-    """Deliver the outbox rows that are due, through the configured channel."""
-    config = _config(ctx)
-    engine = _engine(config, migrate_schema=False)
-    _send_with_progress(engine, config, Console(highlight=False), limit)
+    if not dry_run:
+        cli_delivery.deliver(ctx, engine, config, signer)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -216,47 +189,26 @@ def worker(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--date", "day", help="Only rows planned for this date (YYYY-MM-DD).")
-@click.pass_context
-def status(ctx: click.Context, day: str | None) -> None:
-    """The outbox ledger by campaign and state (and skip or failure reason)."""
-    from datetime import date
-
-    config = _config(ctx)
-    engine = _engine(config, migrate_schema=False)
-    try:
-        run_date = date.fromisoformat(day) if day else None
-    except ValueError:
-        raise click.UsageError(f"--date {day!r} is not a date (YYYY-MM-DD)") from None
-    with engine.connect() as connection:
-        report.print_status(connection, run_date, Console(highlight=False))
-
-
-@main.command()
-@click.argument("campaign")
-@click.pass_context
-def resume(ctx: click.Context, campaign: str) -> None:
-    """Resume the delivery of a campaign that paused itself after provider failures."""
-    from workers.ledger import resume as resume_campaign
-
-    config = _config(ctx)
-    with _engine(config, migrate_schema=False).begin() as connection:
-        resumed = resume_campaign(connection, campaign)
-    click.echo(f"{campaign}: resumed" if resumed else f"{campaign} was not paused")
-
-
-@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve one-click unsubscribe and Twilio's webhooks (FastAPI on uvicorn)."""
+    import os
+
     import uvicorn
 
-    from workers.web import create_app
+    from workers.web import create_app, route_status
 
     config = _config(ctx)
-    uvicorn.run(create_app(config, _engine(config, migrate_schema=False)), host=host, port=port)
+    routes = route_status(config, os.environ)
+    for group in routes:  # a route whose secret is missing answers 503: say so up front
+        click.echo(f"{'on ' if group.on else 'off'}  {group.paths}  {group.why}")
+    if not any(group.on for group in routes):
+        raise click.ClickException("nothing to serve: every route is off (see above)")
+    app = create_app(config, _engine(config, migrate_schema=False))
+    # The access log stays on: create_app redacts tokens and query strings from it.
+    uvicorn.run(app, host=host, port=port, server_header=False)
 
 
 @main.command()
@@ -311,7 +263,7 @@ def preview(
 @click.option(
     "--dir",
     "directory",
-    default=Path("var/demo"),
+    default=DEMO_DIR,
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the demo shop's CSV files and database go (replaced).",
@@ -327,6 +279,12 @@ def demo(ctx: click.Context, customers: int, seed: int, directory: Path) -> None
         config = _config(ctx)
         err.print(f"No settings.toml here: the demo runs the example campaigns of {config.path}")
     run_demo(config, directory, customers=customers, seed=seed, console=Console(highlight=False))
+
+
+for _command in cli_delivery.COMMANDS:  # send, recover, status, resume, requeue
+    main.add_command(_command)
+
+main.add_command(customer)
 
 
 if __name__ == "__main__":

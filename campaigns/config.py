@@ -1,7 +1,10 @@
 """The configuration schema: `settings.toml` as typed, validated models.
 
 Every table forbids unknown keys so a typo is an error with a line number, not a
-silently ignored setting.
+silently ignored setting, and every value that can never work (a URL without a scheme,
+a database driver that is not installed, a locale Babel does not know) is refused here.
+The docstring under each field is its documentation: docs/settings.md is generated from
+this file (`python -m campaigns.settings_doc`), and a test keeps the two equal.
 """
 
 from __future__ import annotations
@@ -11,8 +14,12 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from babel.numbers import is_currency
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
@@ -23,12 +30,14 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 Channel = Literal["email", "sms"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _check_timezone(name: str) -> str:
@@ -50,19 +59,77 @@ def _check_address(value: str) -> str:
     return value
 
 
+def _check_http_url(value: str) -> str:
+    """An absolute http(s) URL with a host: links in emails and Twilio's callbacks need one."""
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"not an absolute http(s) URL {value!r} (e.g. https://shop.example.com)")
+    return value
+
+
+def _check_locale(value: str) -> str:
+    try:
+        Locale.parse(value)
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"unknown locale {value!r} (use a code such as en, es, ca_ES)") from None
+    return value
+
+
+# Drivers Leal is installed with; another one (psycopg2, asyncpg, mysql) fails at connect.
+_DRIVERS = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+
+
+def _check_database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"not a database URL: {value!r}") from None
+    if (url.get_backend_name(), url.get_driver_name()) not in _DRIVERS:
+        raise ValueError(
+            f"unsupported database driver {url.drivername!r}: use sqlite:///path/to/leal.db "
+            "or postgresql+psycopg://user@host/dbname"
+        )
+    return value
+
+
 Address = Annotated[str, AfterValidator(_check_address)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 
 
 class ShopSettings(Strict):
+    """The shop: its name, zone, language and the links its emails carry."""
+
     name: str = "Leal Demo Shop"
+    """The shop's name: the sender's name unless [email] from_name is set, and in templates."""
     timezone: str = "Europe/Madrid"
+    """IANA time zone: shop-local dates (birthdays, order dates) and the daily run's clock."""
     default_locale: str = "en"
+    """Language of customers without a locale, and of the templates' fallback."""
     currency: str = "EUR"
-    url: str = "https://shop.example"
+    """ISO 4217 code used to format prices and amounts off."""
+    url: HttpUrl = "https://shop.example"
+    """The shop's website: links in emails (cart, products without their own URL)."""
     postal_address: str = ""
-    default_phone_region: str = Field("ES", min_length=2, max_length=2)
+    """The shop's postal address, in every email's footer (required in commercial email)."""
+    default_phone_region: str = "ES"
+    """Region (ISO 3166 alpha-2) of phone numbers written without +country code."""
 
     _tz = field_validator("timezone")(_check_timezone)
+    _locale = field_validator("default_locale")(_check_locale)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, code: str) -> str:
+        if not is_currency(code):
+            raise ValueError(f"unknown currency {code!r} (use an ISO 4217 code such as EUR)")
+        return code
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _known_region(cls, region: str) -> str:
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {region!r} (use a code such as ES or GB)")
+        return region
 
     @property
     def tz(self) -> ZoneInfo:
@@ -70,17 +137,28 @@ class ShopSettings(Strict):
 
 
 class DatabaseSettings(Strict):
-    url: str = "sqlite:///var/leal.db"
+    """Where the shop's data and the outbox ledger live."""
+
+    url: Annotated[str, AfterValidator(_check_database_url)] = "sqlite:///var/leal.db"
+    """SQLAlchemy URL: `sqlite:///path` (relative to the working directory) or
+    `postgresql+psycopg://user@host/dbname`."""
 
 
 class LoyaltySettings(Strict):
+    """The loyalty program: points per order, their expiry, rewards and tiers."""
+
     points_per_currency_unit: Decimal = Field(Decimal(1), ge=0)
+    """Points an order earns per unit of currency: floor(total x rate), exactly."""
     points_expire_days: int = Field(365, ge=1)
+    """Days after which earned points expire (the oldest are spent first)."""
     reward_points: int = Field(100, ge=1)
+    """Points a reward costs."""
     reward_percent_off: int = Field(10, ge=1, le=100)
+    """The reward: this percentage off an order."""
     tiers: dict[str, int] = Field(
         default_factory=lambda: {"bronze": 0, "silver": 500, "gold": 1500}
     )
+    """Tier name = points EARNED in the rolling window needed for it; one tier starts at 0."""
 
     @field_validator("tiers")
     @classmethod
@@ -110,22 +188,37 @@ class LoyaltySettings(Strict):
 
 
 class ScheduleSettings(Strict):
+    """When the daily run happens."""
+
     daily_at: time = time(9, 0)
+    """Local time of the daily run in the shop's zone; `--date D` runs at D at this time."""
 
 
 class PolicySettings(Strict):
+    """Limits across campaigns."""
+
     max_messages_per_day: int = Field(2, ge=1)
+    """Messages per customer per day, all campaigns together; higher priority wins."""
 
 
 class TemplateSettings(Strict):
-    dir: Path | None = None  # None: the templates shipped with Leal
+    """Where the templates are."""
+
+    dir: Path | None = None
+    """The shop's own template folder (relative: to the settings file); unset: Leal's."""
 
 
 class EmailSettings(Strict):
+    """The sender and headers of every email."""
+
     from_address: Address = "hello@shop.example"
-    from_name: str | None = None  # None: the shop's name
+    """The From address (and MAIL FROM unless [smtp] envelope_from is set)."""
+    from_name: str | None = None
+    """The From name; unset: [shop] name."""
     reply_to: Address | None = None
-    unsubscribe_mailto: Address | None = None  # e.g. "unsubscribe@shop.example" (RFC 8058)
+    """A Reply-To address; unset: none."""
+    unsubscribe_mailto: Address | None = None
+    """An address for mailto: List-Unsubscribe (RFC 2369), beside the one-click https link."""
 
 
 class DeliverySettings(Strict):
@@ -133,29 +226,48 @@ class DeliverySettings(Strict):
     through [smtp], `twilio` sends SMS through [twilio]."""
 
     email: Literal["file", "smtp"] = "file"
+    """`file`: emails are written to `folder`; `smtp`: sent through [smtp]."""
     sms: Literal["file", "twilio"] = "file"
+    """`file`: SMS are written to `folder`; `twilio`: sent through [twilio]."""
     folder: Path = Path("var/outbox")
-    batch: int = Field(500, ge=1, le=10_000)  # outbox rows per task
-    pause_after_failures: int = Field(25, ge=1)  # consecutive provider failures, per worker
-    claim_timeout_minutes: int = Field(10, ge=1)  # a row `sending` longer: its worker died
+    """Where the file channel writes messages (relative: to the settings file)."""
+    batch: int = Field(500, ge=1, le=10_000)
+    """Outbox rows per delivery task."""
+    pause_after_failures: int = Field(25, ge=1)
+    """Consecutive provider failures (per worker) after which a campaign pauses itself."""
+    channel_pause_after_failures: int = Field(3, ge=1)
+    """Outage outcomes in a row (the SMTP relay or Twilio unreachable, or refusing the
+    shop's credentials) after which a worker pauses the whole channel; it is probed with
+    backoff and resumes by itself."""
+    claim_timeout_minutes: int = Field(10, ge=1)
+    """A row `sending` for longer is taken to belong to a dead worker and is recovered."""
 
 
 class SmtpSettings(Strict):
     """The SMTP relay; its password comes only from LEAL_SMTP_PASSWORD."""
 
     host: str = "localhost"
+    """The relay's host name."""
     port: int = Field(587, ge=1, le=65535)
+    """The relay's port (587 submission with starttls, 465 with ssl)."""
     security: Literal["starttls", "ssl", "none"] = "starttls"
+    """`starttls` or `ssl` (certificate verified); `none` only to a relay on this machine."""
     username: str | None = None
-    envelope_from: Address | None = None  # MAIL FROM for bounces; default [email] from_address
-    ca_file: Path | None = None  # a private relay's CA; default: the system's
+    """Login name; the password comes from LEAL_SMTP_PASSWORD. Unset: no login."""
+    envelope_from: Address | None = None
+    """MAIL FROM, where bounces go; unset: [email] from_address."""
+    ca_file: Path | None = None
+    """A private relay's CA certificate (PEM; relative: to the settings file); unset: the
+    system's."""
 
 
 class Window(Strict):
     """Local times in the customer's zone between which a channel may send: [start, end)."""
 
     start: time
+    """First local minute a message may go out."""
     end: time
+    """Local time from which no message goes out (exclusive)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
@@ -166,37 +278,60 @@ class Window(Strict):
 
 class SendingHoursSettings(Strict):
     """When each channel may reach a customer, in the customer's own time zone; a message
-    due outside is deferred to the next allowed minute. None: any time."""
+    due outside is deferred to the next allowed minute."""
 
     sms: Window | None = Window(start=time(9, 0), end=time(21, 0))
+    """SMS window, e.g. `{ start = 08:30:00, end = 20:00:00 }`; `false`: any time."""
     email: Window | None = None
+    """Email window; unset or `false`: any time."""
+
+    @field_validator("sms", "email", mode="before")
+    @classmethod
+    def _false_is_any_time(cls, value: object) -> object:
+        # TOML has no null: without this, the SMS window could never be lifted.
+        return None if value is False else value
 
 
 class WorkersSettings(Strict):
-    broker_url: str | None = None  # None: tasks run in-process; "redis://host:6379/0" for workers
+    """Celery workers (`leal worker`)."""
+
+    broker_url: str | None = None
+    """Celery broker, e.g. `redis://host:6379/0`; unset: tasks run in the calling process."""
 
 
 class TwilioSettings(Strict):
     """The Twilio account; its auth token comes only from LEAL_TWILIO_AUTH_TOKEN."""
 
     account_sid: str = ""
+    """The account SID (AC…)."""
     from_number: str | None = None
+    """Sender number in E.164 (+34…); or set messaging_service_sid."""
     messaging_service_sid: str | None = None
-    status_callback: str | None = None  # e.g. https://leal.shop.example/twilio/status
-    rate_per_second: float = Field(1.0, gt=0, le=1000)  # per sender, held by each worker
+    """A Messaging Service (MG…) that picks the sender; wins over from_number."""
+    status_callback: HttpUrl | None = None
+    """Where Twilio reports each SMS's fate: [web] public_url + `/twilio/status`."""
+    rate_per_second: float = Field(1.0, gt=0, le=1000)
+    """SMS per second per sender, shared through Redis by workers on one broker."""
 
 
 class WebSettings(Strict):
     """Where `leal serve` is reachable from customers' devices (unsubscribe links)."""
 
-    public_url: str = "http://localhost:8000"
+    public_url: HttpUrl = "http://localhost:8000"
+    """Base URL of `leal serve` as customers and Twilio reach it; https for real delivery."""
 
 
 class Offer(Strict):
+    """A coupon issued once per campaign moment, e.g. `{ percent_off = 15, valid_days = 30 }`."""
+
     percent_off: int | None = Field(None, ge=1, le=100)
+    """Percentage off; or amount_off_cents, not both."""
     amount_off_cents: int | None = Field(None, ge=1)
+    """Amount off, in cents of [shop] currency."""
     free_shipping: bool = False
+    """Whether the coupon also ships for free."""
     valid_days: int = Field(14, ge=1, le=365)
+    """Days the coupon is valid from the moment it is issued."""
 
     @model_validator(mode="after")
     def _one_kind_of_discount(self) -> Offer:
@@ -206,17 +341,30 @@ class Offer(Strict):
 
 
 class Campaign(Strict):
+    """One campaign: `[campaigns.NAME]`."""
+
     trigger: str
+    """What finds its moments: birthday, abandoned_cart, tier_change or win_back."""
     enabled: bool = True
+    """false: planned for nobody, kept in the file."""
     channels: list[Channel] = Field(min_length=1)
+    """`["email"]`, `["sms"]` or both."""
     template: str = Field(min_length=1)
+    """A folder under [templates] dir."""
     priority: int = 0
+    """Higher wins the daily contact budget ([policy] max_messages_per_day)."""
     description: str = ""
+    """For people; shown in reports."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """The trigger's own parameters (below)."""
     offer: Offer | None = None
-    recommendations: int = Field(4, ge=0, le=12)  # products shown; 0: none
-    recommend_bought: bool = False  # may a recommendation be something already bought?
+    """A coupon (see [campaigns.NAME.offer]); unset: none."""
+    recommendations: int = Field(4, ge=0, le=12)
+    """Products recommended in the email; 0: none."""
+    recommend_bought: bool = False
+    """Whether a recommendation may be something the customer already bought."""
     sms_max_segments: int = Field(2, ge=1, le=10)
+    """The longest SMS allowed, in segments; a longer one is skipped (and `leal check` says)."""
 
     @field_validator("channels")
     @classmethod
@@ -230,7 +378,11 @@ class Settings(BaseSettings):
     """All of Leal's settings. Environment variables `LEAL_<SECTION>__<KEY>` override the file."""
 
     model_config = SettingsConfigDict(
-        env_prefix="LEAL_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix="LEAL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
     )
 
     shop: ShopSettings = ShopSettings()

@@ -1,15 +1,18 @@
-"""`leal demo`: a synthetic shop, imported and run today, on its own SQLite file."""
+"""`leal demo`: a synthetic shop, imported and run today, on its own SQLite file, with
+its own settings file beside it so that every other command can be pointed at it."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
 from pathlib import Path
+from typing import Any
 
+import tomli_w
 from rich.console import Console
 from sqlalchemy import Engine
 
-from campaigns.config import DatabaseSettings
+from campaigns.config import DatabaseSettings, Settings
 from campaigns.daily import RunResult, daily_run, run_instant
 from campaigns.loader import Config
 from campaigns.preview import PreviewError, make_preview
@@ -31,16 +34,21 @@ def run_demo(
 ) -> None:
     """Replace `directory` with a fresh demo shop and run today's daily run on it.
 
-    The demo never touches the configured database: it gets `directory/leal.db`.
+    The demo never touches the configured database: it gets `directory/leal.db`; and it
+    never sends: its messages go to files in `directory/outbox`, whatever [delivery] says.
     """
+    shown = _shown(directory)
     directory = directory.resolve()  # from here, not from the settings file's folder
     if directory.exists():
         shutil.rmtree(directory)
     data = directory / "data"
     data.mkdir(parents=True)
     database = DatabaseSettings(url=f"sqlite:///{directory / 'leal.db'}")
-    delivery = config.settings.delivery.model_copy(update={"folder": directory / "outbox"})
+    delivery = config.settings.delivery.model_copy(
+        update={"email": "file", "sms": "file", "folder": directory / "outbox"}
+    )
     settings = config.settings.model_copy(update={"database": database, "delivery": delivery})
+    settings_file = write_demo_settings(config, settings, directory / "settings.toml")
     config = dataclasses.replace(config, settings=settings)
     at = run_instant(config)
 
@@ -57,10 +65,52 @@ def run_demo(
     tally = deliver_due(engine, config, signer=Signer.from_env(ephemeral_ok=True))
     console.print(f"Delivered to {delivery.folder}:")
     print_delivery(tally, console)
-    console.print(
-        f"See every message: LEAL_DATABASE__URL={database.url} leal run --dry-run --format jsonl",
-        soft_wrap=True,
+    _print_next_steps(shown / settings_file.name, result, console)
+
+
+def write_demo_settings(config: Config, settings: Settings, path: Path) -> Path:
+    """The demo's settings as a file: the source's, with the demo's database and file
+    delivery, and its paths made absolute (they were relative to the source's folder)."""
+    data = settings.model_dump(exclude_defaults=True, exclude_none=True)
+    data["delivery"] |= {"email": "file", "sms": "file", "folder": "outbox"}  # beside the file
+    if settings.templates.dir is not None:
+        data["templates"] = {"dir": str(config.templates_dir.resolve())}
+    if settings.smtp.ca_file is not None:
+        data["smtp"]["ca_file"] = str(config.beside(settings.smtp.ca_file).resolve())
+    source = config.path.resolve() if config.path else "the defaults"
+    header = (
+        f"# Written by `leal demo` from {source}: the same settings, with the demo shop's\n"
+        "# database and every message written to files. Re-running `leal demo` replaces it.\n\n"
     )
+    path.write_text(header + tomli_w.dumps(_plain(data)), encoding="utf-8")
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """Paths as strings: TOML has no path type."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, Path) else value
+
+
+def _shown(directory: Path) -> Path:
+    """`directory` as the user should type it: relative when it is under the working one."""
+    try:
+        return directory.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return directory.resolve()
+
+
+def _print_next_steps(settings_file: Path, result: RunResult, console: Console) -> None:
+    campaign = next((m.campaign for m in result.plan.planned), None)
+    commands = ["run --dry-run", "status"]
+    if campaign:
+        commands.insert(1, f"preview {campaign}")
+    console.print(f"Next, on the demo shop (or export LEAL_SETTINGS={settings_file}):")
+    for command in commands:
+        console.print(f"  leal --settings {settings_file} {command}", markup=False, soft_wrap=True)
 
 
 def _write_previews(

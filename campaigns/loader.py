@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,15 @@ from triggers import TRIGGERS
 from triggers.base import Params
 
 DEFAULT_FILE = Path("settings.toml")
+
+# Secrets come only from these variables, never from the file or a LEAL_<SECTION>__<KEY>.
+SECRET_KEYS: dict[tuple[str, ...], str] = {
+    ("smtp", "password"): "LEAL_SMTP_PASSWORD",
+    ("twilio", "auth_token"): "LEAL_TWILIO_AUTH_TOKEN",
+    ("web", "secret_key"): "LEAL_SECRET_KEY",
+    ("web", "events_token"): "LEAL_EVENTS_TOKEN",
+    ("web", "admin_token"): "LEAL_ADMIN_TOKEN",
+}
 
 
 @dataclass(frozen=True)
@@ -87,11 +97,15 @@ def load_config(path: Path | None = None) -> Config:
     text = _read(path)
     lines = TomlLines(text)
     data = _parse(text, path)
+    unknown = _unknown_sections(os.environ)
     try:
         settings = Settings(**data)
     except ValidationError as error:
         config = Config(Settings.model_construct(), path, lines)
-        raise ConfigError([_from_pydantic(config, err, ()) for err in error.errors()]) from None
+        problems = [_from_pydantic(config, err, ()) for err in error.errors()]
+        raise ConfigError(unknown + problems) from None
+    if unknown:
+        raise ConfigError(unknown)
     config = Config(settings, path, lines)
     problems = [p for name in settings.campaigns for p in _campaign_problems(config, name)]
     if problems:
@@ -124,7 +138,10 @@ def _from_pydantic(config: Config, error: Any, prefix: tuple[object, ...]) -> Pr
     location = prefix + tuple(error["loc"])
     key = ".".join(str(part) for part in location)
     message = error["msg"]
-    if error["type"] == "extra_forbidden":
+    secret = SECRET_KEYS.get(tuple(str(part) for part in location))
+    if error["type"] == "extra_forbidden" and secret:
+        message = f"secrets never go in the settings: set the environment variable {secret}"
+    elif error["type"] == "extra_forbidden":
         message = "unknown key (not a setting Leal knows; check the spelling)"
     return config.problem(location, f"{key}: {message}")
 
@@ -148,6 +165,23 @@ def _campaign_problems(config: Config, name: str) -> list[Problem]:
             f"in {config.templates_dir}"
         )
         problems.append(config.problem((*where, "template"), message))
+    return problems
+
+
+def _unknown_sections(environ: Mapping[str, str]) -> list[Problem]:
+    """LEAL_<SECTION>__<KEY> variables whose section does not exist: pydantic-settings
+    ignores them without a word, so a typo (LEAL_SMPT__HOST) would silently do nothing."""
+    sections = set(Settings.model_fields)
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("LEAL_") or "__" not in upper:
+            continue
+        section = upper[len("LEAL_") :].split("__", 1)[0].lower()
+        if section not in sections:
+            known = ", ".join(sorted(sections))
+            message = f"[{section}] is not a settings section (known: {known})"
+            problems.append(Problem(f"environment {name}", None, message))
     return problems
 
 

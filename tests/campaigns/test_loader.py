@@ -146,3 +146,55 @@ def test_sender_addresses_must_be_bare_addresses(tmp_path: Path) -> None:
     assert any(p.startswith(f"{path}:11: smtp.envelope_from:") for p in problems), problems
     assert any(p.startswith(f"{path}:13: email.reply_to:") for p in problems), problems
     assert len(problems) == 2
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "expected"),
+    [
+        ('[web]\npublic_url = "leal.cafe.example"', "web.public_url", "not an absolute http(s)"),
+        ('[web]\npublic_url = "https://"', "web.public_url", "not an absolute http(s)"),
+        ('[shop]\nurl = "javascript:alert(1)"', "shop.url", "not an absolute http(s)"),
+        ('[twilio]\nstatus_callback = "ftp://x.es/s"', "twilio.status_callback", "http(s)"),
+        ('[database]\nurl = "mysql://leal@db/leal"', "database.url", "unsupported database"),
+        ("[database]\nurl = 'postgresql+asyncpg://leal@db/leal'", "database.url", "psycopg"),
+        ('[database]\nurl = "not a url"', "database.url", "not a database URL"),
+        ('[shop]\ndefault_locale = "xx"', "shop.default_locale", "unknown locale"),
+        ('[shop]\ncurrency = "ZZZ"', "shop.currency", "unknown currency"),
+        ('[shop]\ndefault_phone_region = "XX"', "shop.default_phone_region", "unknown phone"),
+    ],
+)
+def test_values_that_can_never_work_are_refused_with_their_line(
+    tmp_path: Path, table: str, line: str, expected: str
+) -> None:
+    # given one setting whose value no delivery or connection could use
+    path = _write(tmp_path, table + "\n")
+    # when it is loaded
+    problems = _problems(path)
+    # then it is an error on its own line, before anything runs
+    assert any(p.startswith(f"{path}:2: {line}:") and expected in p for p in problems), problems
+
+
+def test_a_secret_in_the_file_names_its_environment_variable(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[smtp]\nusername = "leal"\npassword = "hunter2"\n')
+    assert _problems(path) == [
+        f"{path}:3: smtp.password: secrets never go in the settings: "
+        "set the environment variable LEAL_SMTP_PASSWORD"
+    ]
+
+
+def test_an_override_for_an_unknown_section_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a typo in a section name, which pydantic-settings would silently ignore
+    monkeypatch.setenv("LEAL_SMPT__HOST", "relay.cafe.example")
+    # when the settings load
+    problems = _problems(_write(tmp_path, VALID))
+    # then the variable is named
+    assert len(problems) == 1
+    assert problems[0].startswith("environment LEAL_SMPT__HOST: [smpt] is not a settings section")
+
+
+def test_the_sms_window_can_be_lifted(tmp_path: Path) -> None:
+    # TOML has no null: `false` is how a shop sends SMS at any hour
+    config = load_config(_write(tmp_path, VALID + "\n[sending_hours]\nsms = false\n"))
+    assert config.settings.sending_hours.sms is None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,9 +14,13 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
+from click.testing import CliRunner, Result
 from email_validator import validate_email
 
+from campaigns.cli import main
 from campaigns.config import LoyaltySettings
+from campaigns.demo import EXAMPLE_SETTINGS
+from campaigns.loader import load_config
 from shop.demo import HEADERS, DemoCounts, write_demo_shop
 from shop.loyalty import points_for
 from triggers.base import RunContext
@@ -259,3 +265,118 @@ def test_moments_hold_on_awkward_run_dates(at: datetime, tmp_path: Path) -> None
         assert found[kind], kind
     assert all(instant(o["ordered_at"]) <= at for o in rows["orders"])
     assert all(instant(e["at"]) <= at for e in rows["cart_events"])
+
+
+# `leal demo` and the commands a newcomer runs next, end to end.
+
+
+@pytest.fixture(scope="module")
+def demo_here(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Result]]:
+    """A folder without settings.toml where `leal demo` ran (the example campaigns)."""
+    here = tmp_path_factory.mktemp("newcomer")
+    before = Path.cwd()
+    os.chdir(here)
+    try:
+        result = CliRunner().invoke(main, ["demo", "--customers", "300"], env=NO_LEAL)
+        yield here, result
+    finally:
+        os.chdir(before)
+
+
+NO_LEAL: dict[str, str | None] = {"LEAL_SETTINGS": None, "LEAL_DATABASE__URL": None}
+
+
+def _leal_in(here: Path, *args: str) -> Result:
+    before = Path.cwd()
+    os.chdir(here)
+    try:
+        return CliRunner().invoke(main, list(args), env=NO_LEAL)
+    finally:
+        os.chdir(before)
+
+
+def test_the_demo_prints_commands_that_work_on_the_demo_shop(
+    demo_here: tuple[Path, Result],
+) -> None:
+    # given `leal demo` ran in a fresh folder
+    here, demo = demo_here
+    assert demo.exit_code == 0, demo.output
+    # when the commands it prints are run as printed
+    commands = [
+        line.strip().split()[1:]
+        for line in demo.output.splitlines()
+        if line.strip().startswith("leal --settings var/demo/settings.toml")
+    ]
+    assert len(commands) >= 3, demo.output
+    results = {" ".join(args): _leal_in(here, *args) for args in commands}
+    # then each works on the demo shop
+    for command, result in results.items():
+        assert result.exit_code == 0, (command, result.output)
+    dry_run = results["--settings var/demo/settings.toml run --dry-run"].output
+    assert "already_i" in dry_run  # the demo's own run wrote them (the column is narrow here)
+    assert not (here / "var" / "leal.db").exists()
+
+
+def test_the_demo_settings_are_the_example_with_the_demo_database(
+    demo_here: tuple[Path, Result],
+) -> None:
+    here, _ = demo_here
+    config = load_config(here / "var" / "demo" / "settings.toml")
+    assert config.settings.database.url == f"sqlite:///{here.resolve() / 'var/demo/leal.db'}"
+    assert config.beside(config.settings.delivery.folder) == here / "var/demo/outbox"
+    assert sorted(config.settings.campaigns) == sorted(
+        load_config(EXAMPLE_SETTINGS).settings.campaigns
+    )
+    check = _leal_in(here, "--settings", "var/demo/settings.toml", "check")
+    assert check.exit_code == 0, check.output
+
+
+def test_a_reading_command_without_a_database_says_what_to_run_and_creates_nothing(
+    demo_here: tuple[Path, Result],
+) -> None:
+    # given the demo ran, and the default settings point at var/leal.db, which does not exist
+    here, _ = demo_here
+    # when a newcomer runs the README's next command as it is
+    result = _leal_in(here, "run", "--dry-run")
+    # then it fails, names the file, the fix and the demo's settings, and writes no empty file
+    assert result.exit_code == 1
+    assert "database.url: no database file var/leal.db: run `leal db upgrade`" in result.output
+    assert "leal --settings var/demo/settings.toml run" in result.output
+    assert not (here / "var" / "leal.db").exists()
+
+
+def test_an_empty_database_is_named_with_the_fix(tmp_path: Path) -> None:
+    # given settings pointing at an empty SQLite file (as the old `_engine` left behind)
+    database = tmp_path / "empty.db"
+    database.touch()
+    path = tmp_path / "settings.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///{database}"\n', encoding="utf-8")
+    # when a command that reads runs
+    result = _leal_in(tmp_path, "--settings", str(path), "status")
+    # then the line of the URL, the file and `leal db upgrade` are named
+    assert result.exit_code == 1
+    assert f"{path}:2: database.url: the schema of {database} is not current" in result.output
+    assert "leal db upgrade" in result.output
+
+
+def test_the_demo_never_sends_through_a_real_channel(tmp_path: Path) -> None:
+    # given settings that deliver through SMTP and Twilio (nothing listens there)
+    settings = tmp_path / "settings.toml"
+    example = EXAMPLE_SETTINGS.read_text(encoding="utf-8")
+    settings.write_text(
+        example + '\n[delivery]\nemail = "smtp"\nsms = "twilio"\n\n[smtp]\nhost = "127.0.0.1"\n'
+        "port = 9\n",
+        encoding="utf-8",
+    )
+    # when the demo runs with them
+    result = _leal_in(tmp_path, "--settings", str(settings), "demo", "--customers", "300")
+    # then every message went to the demo's files, none was tried on the relay
+    assert result.exit_code == 0, result.output
+    written = list((tmp_path / "var" / "demo" / "outbox").rglob("*.eml"))
+    assert written, result.output
+    assert "retry" not in result.output and "failed" not in result.output
+    demo_config = load_config(tmp_path / "var" / "demo" / "settings.toml")
+    assert (demo_config.settings.delivery.email, demo_config.settings.delivery.sms) == (
+        "file",
+        "file",
+    )
