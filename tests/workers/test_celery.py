@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -110,3 +113,43 @@ def test_run_says_the_workers_answered_and_exits_0(
         assert wait_for(engine, 1) == 1
     finally:
         stop_worker(worker)
+
+
+def test_a_worker_whose_settings_cannot_make_working_links_delivers_nothing(
+    engine: Engine, db_url: str, shop: ShopFactory, tmp_path: Path
+) -> None:
+    _redis_or_skip()
+    # given SMTP delivery with the shipped default public_url (http://localhost:8000), so
+    # every unsubscribe link would point at localhost, and three planned emails
+    for n in range(3):
+        shop.customer(f"c{n}", birth_date=date(1990, 6, 15))
+    settings_path = _settings_file(tmp_path, db_url)
+    text = settings_path.read_text(encoding="utf-8")
+    text = text.replace('folder = "outbox"', 'folder = "outbox"\nemail = "smtp"')
+    text += '\n[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\n'
+    settings_path.write_text(text, encoding="utf-8")
+    config = load_config(settings_path)
+    daily_run(engine, config, AT)
+    log = tmp_path / "worker.log"
+    env = os.environ | {"LEAL_SETTINGS": str(settings_path), "LEAL_SECRET_KEY": "k" * 32}
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "campaigns.cli", "worker", "-c", "1", "--without-gossip",
+             "--without-mingle", "--without-heartbeat"],
+            env=env, stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+        try:
+            # when the due rows are dispatched to it
+            make_app(config).send_task("leal.dispatch")
+            deadline = time.monotonic() + 60
+            while "NotReadyError" not in log.read_text(errors="replace"):
+                assert time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+                time.sleep(0.2)
+        finally:
+            stop_worker(worker)
+    # then its task failed on the readiness check, naming the setting, before any claim:
+    # every row is still queued and no attempt was spent
+    assert "public_url" in log.read_text(errors="replace")
+    with engine.connect() as connection:
+        rows = connection.execute(select(OutboxMessage.status, OutboxMessage.attempts)).all()
+    assert sorted(tuple(row) for row in rows) == [("queued", 0)] * 3
