@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ EXAMPLE_SETTINGS = Path(__file__).resolve().parents[1] / "settings.toml"
 
 
 def run_demo(
-    config: Config, directory: Path, *, customers: int, seed: int, console: Console
-) -> None:
+    config: Config, directory: Path, *, customers: int, seed: int, console: Console,
+    at: datetime | None = None,
+) -> None:  # fmt: skip
     """Replace `directory` with a fresh demo shop and run today's daily run on it.
 
     The demo never touches the configured database: it gets `directory/leal.db`; and it
@@ -50,7 +52,7 @@ def run_demo(
     settings = config.settings.model_copy(update={"database": database, "delivery": delivery})
     settings_file = write_demo_settings(config, settings, directory / "settings.toml")
     config = dataclasses.replace(config, settings=settings)
-    at = run_instant(config)
+    at = at or run_instant(config)
 
     console.print(f"[bold]Demo shop[/bold] {customers} customers, seed {seed}, in {directory}")
     write_demo_shop(data, at=at, tz=settings.shop.tz, customers=customers, seed=seed)
@@ -62,7 +64,10 @@ def run_demo(
     result = daily_run(engine, config, at)
     print_plan(result, config, console)
     _write_previews(engine, config, result, directory / "previews", console)
-    tally = deliver_due(engine, config, signer=Signer.from_env(ephemeral_ok=True))
+    # Delivered as of the run instant when that is still ahead (a demo run before today's
+    # `daily_at`): otherwise nothing it planned would be due yet, and the demo showed none.
+    tally = deliver_due(engine, config, signer=Signer.from_env(ephemeral_ok=True),
+                        clock=lambda: max(datetime.now(UTC), at))  # fmt: skip
     console.print(f"Delivered to {delivery.folder}:")
     print_delivery(tally, console)
     _print_next_steps(shown / settings_file.name, result, console)

@@ -380,3 +380,22 @@ def test_the_demo_never_sends_through_a_real_channel(tmp_path: Path) -> None:
         "file",
         "file",
     )
+
+
+def test_a_demo_run_before_todays_daily_at_still_delivers_what_it_planned(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC
+
+    from rich.console import Console
+
+    from campaigns.demo import run_demo
+
+    # given a run instant still ahead of the clock (the demo run at 02:00, daily_at 09:00)
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=6)
+    config = load_config(EXAMPLE_SETTINGS)
+    # when the demo runs
+    run_demo(config, tmp_path / "demo", customers=300, seed=42, console=Console(quiet=True),
+             at=ahead)  # fmt: skip
+    # then what it planned went to its outbox (before, nothing was due yet: no email)
+    assert list((tmp_path / "demo" / "outbox").rglob("*.eml"))
