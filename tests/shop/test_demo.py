@@ -7,7 +7,7 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,10 +16,11 @@ import phonenumbers
 import pytest
 from click.testing import CliRunner, Result
 from email_validator import validate_email
+from rich.console import Console
 
 from campaigns.cli import main
 from campaigns.config import LoyaltySettings
-from campaigns.demo import EXAMPLE_SETTINGS
+from campaigns.demo import EXAMPLE_SETTINGS, run_demo
 from campaigns.loader import load_config
 from shop.demo import HEADERS, DemoCounts, write_demo_shop
 from shop.loyalty import points_for
@@ -385,12 +386,6 @@ def test_the_demo_never_sends_through_a_real_channel(tmp_path: Path) -> None:
 def test_a_demo_run_before_todays_daily_at_still_delivers_what_it_planned(
     tmp_path: Path,
 ) -> None:
-    from datetime import UTC
-
-    from rich.console import Console
-
-    from campaigns.demo import run_demo
-
     # given a run instant still ahead of the clock (the demo run at 02:00, daily_at 09:00)
     ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=6)
     config = load_config(EXAMPLE_SETTINGS)

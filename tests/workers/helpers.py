@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import Engine, func, select
 
@@ -15,13 +16,17 @@ from shop.models import OutboxMessage
 from workers import ledger
 
 
-def start_worker(settings: Path, processes: int = 1) -> subprocess.Popen[bytes]:
-    """`leal worker -c N` in its own process group (so a test can kill -9 all of it)."""
+def start_worker(
+    settings: Path, processes: int = 1, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """`leal worker -c N` in its own process group (so a test can kill -9 all of it); its
+    output goes to `log` when given."""
     env = os.environ | {"LEAL_SETTINGS": str(settings), "LEAL_SECRET_KEY": "k" * 32}
+    out: IO[bytes] | int = subprocess.DEVNULL if log is None else log
     return subprocess.Popen(
         [sys.executable, "-m", "campaigns.cli", "worker", "-c", str(processes), "--without-gossip",
          "--without-mingle", "--without-heartbeat"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env, stdout=out, stderr=out, start_new_session=True,
     )  # fmt: skip
 
 

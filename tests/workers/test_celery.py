@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -131,13 +129,8 @@ def test_a_worker_whose_settings_cannot_make_working_links_delivers_nothing(
     config = load_config(settings_path)
     daily_run(engine, config, AT)
     log = tmp_path / "worker.log"
-    env = os.environ | {"LEAL_SETTINGS": str(settings_path), "LEAL_SECRET_KEY": "k" * 32}
     with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "campaigns.cli", "worker", "-c", "1", "--without-gossip",
-             "--without-mingle", "--without-heartbeat"],
-            env=env, stdout=out, stderr=out, start_new_session=True,
-        )  # fmt: skip
+        worker = start_worker(settings_path, log=out)
         try:
             # when the due rows are dispatched to it
             make_app(config).send_task("leal.dispatch")
