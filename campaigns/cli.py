@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -16,10 +15,11 @@ from sqlalchemy.engine import make_url
 from campaigns import cli_delivery, report
 from campaigns.check import check_config
 from campaigns.cli_privacy import customer
-from campaigns.daily import RunInstantError, daily_run, run_instant
+from campaigns.daily import RunInstantError, RunResult, daily_run, run_instant
 from campaigns.loader import DEFAULT_FILE, Config, ConfigError, Problem, load_config
 from campaigns.plan import PlanError
 from campaigns.readiness import delivery_problems, real_channels
+from campaigns.timings import Timings, maybe
 from shop.db import make_engine, migrate, schema_is_current
 
 err = Console(stderr=True, highlight=False)
@@ -139,6 +139,10 @@ def import_(ctx: click.Context, directory: Path, strict: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
 @click.option("--diff", is_flag=True, help="With --dry-run: compare with the ledger.")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text")
+@click.option(
+    "--no-deliver", is_flag=True, help="Write the plan only; `leal send` or workers deliver it."
+)
+@click.option("--timings", is_flag=True, help="Time and peak memory of each phase, on stderr.")
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -148,32 +152,43 @@ def run(
     dry_run: bool,
     diff: bool,
     fmt: str,
+    no_deliver: bool,
+    timings: bool,
 ) -> None:
     """Evaluate the campaigns and write planned messages to the outbox ledger."""
     if diff and not dry_run:
         raise click.UsageError("--diff goes with --dry-run")
-    config = _config(ctx)
-    engine = _engine(config, migrate_schema=False)
+    clock = Timings() if timings else None
+    with maybe(clock, "settings"):
+        config = _config(ctx)
+        engine = _engine(config, migrate_schema=False)
     signer = None  # refused before the plan is written: a run that cannot deliver stops here
-    if not dry_run:
+    if not dry_run and not no_deliver:
         here = not config.settings.workers.broker_url
         signer = cli_delivery.ready_to_deliver(ctx, config, here=here)
     try:
         instant = run_instant(config, at, day)
-        result = daily_run(engine, config, instant, only=campaigns, dry_run=dry_run)
+        result = daily_run(engine, config, instant, only=campaigns, dry_run=dry_run, timings=clock)
     except (RunInstantError, PlanError) as error:
         raise click.UsageError(str(error)) from None
+    with maybe(clock, "output"):
+        _show_run(result, config, engine, fmt, diff)
+    if not dry_run and not no_deliver:
+        with maybe(clock, "deliver"):
+            cli_delivery.deliver(ctx, engine, config, signer)
+    if clock is not None:
+        clock.write(sys.stderr)
+
+
+def _show_run(result: RunResult, config: Config, engine: Engine, fmt: str, diff: bool) -> None:
     if fmt == "jsonl":
-        for message in result.plan.messages:
-            sys.stdout.write(json.dumps(message.as_json(), ensure_ascii=False) + "\n")
+        report.write_jsonl(result.plan, sys.stdout)
         return
     console = Console(highlight=False)
     report.print_plan(result, config, console)
     if diff:
         with engine.connect() as connection:
             report.print_diff(connection, result.plan, console)
-    if not dry_run:
-        cli_delivery.deliver(ctx, engine, config, signer)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

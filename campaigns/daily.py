@@ -13,8 +13,9 @@ from campaigns.offers import issue_for_plan
 from campaigns.outbox import record_run
 from campaigns.personalize import recommend_for_plan
 from campaigns.plan import Plan, make_plan
+from campaigns.timings import Timings, maybe
 from shop.db import writer
-from shop.loyalty import write_expiries
+from shop.expiry import write_expiries
 from shop.models import LedgerEntry, Run
 from shop.stats import refresh_customer_stats
 from triggers.base import RunContext
@@ -66,45 +67,60 @@ def daily_run(
     *,
     only: tuple[str, ...] = (),
     dry_run: bool = False,
+    timings: Timings | None = None,
 ) -> RunResult:
-    """Plan the campaigns at `at`; unless `dry_run`, book expiries and write the outbox."""
+    """Plan the campaigns at `at`; unless `dry_run`, book expiries and write the outbox.
+    With `timings`, each phase's time and the process's peak memory are recorded there."""
     settings = config.settings
     run = RunContext(at=at, tz=settings.shop.tz, loyalty=settings.loyalty)
     started_at = datetime.now(UTC)
     if dry_run:
         with engine.connect() as connection:
-            plan = make_plan(connection, config, run, only)
-            recommend_for_plan(connection, config, plan)
+            with maybe(timings, "plan"):
+                plan = make_plan(connection, config, run, only)
+            with maybe(timings, "recommendations"):
+                recommend_for_plan(connection, config, plan)
             return RunResult(plan, None, 0, 0)
-    with writer(engine, RUN_LOCK_WAIT).begin() as connection:
+    with writer(engine, RUN_LOCK_WAIT).connect() as connection, connection.begin() as transaction:
         last_run_date = connection.scalar(
             select(func.max(Run.run_date)).where(Run.run_date < run.run_date)
         )
-        expired = write_expiries(
-            connection, run.run_date, settings.shop.tz, settings.loyalty, since=last_run_date
-        )
-        refresh_customer_stats(
-            connection, settings.loyalty, run.run_date, customers=_ledger_moved(run)
-        )
-        plan = make_plan(connection, config, run, only)
-        recommend_for_plan(connection, config, plan)
-        run_id = record_run(connection, plan, started_at)
-        coupons = issue_for_plan(connection, config, plan)
-        connection.execute(
-            update(Run)
-            .where(Run.id == run_id)
-            .values(finished_at=datetime.now(UTC), summary=_summary(plan))
-        )
+        ledger_before = connection.scalar(select(func.max(LedgerEntry.id))) or 0
+        with maybe(timings, "expiries"):
+            expired = write_expiries(
+                connection, run.run_date, settings.shop.tz, settings.loyalty, since=last_run_date
+            )
+        with maybe(timings, "summaries"):
+            moved = _ledger_moved(run, ledger_before)
+            refresh_customer_stats(connection, settings.loyalty, run.run_date, customers=moved)
+        with maybe(timings, "plan"):
+            plan = make_plan(connection, config, run, only)
+        with maybe(timings, "recommendations"):
+            recommend_for_plan(connection, config, plan)
+        with maybe(timings, "ledger"):
+            run_id = record_run(connection, plan, started_at)
+        with maybe(timings, "coupons"):
+            coupons = issue_for_plan(connection, config, plan)
+        with maybe(timings, "commit"):
+            connection.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(finished_at=datetime.now(UTC), summary=_summary(plan))
+            )
+            transaction.commit()
     return RunResult(plan, run_id, expired, coupons)
 
 
-def _ledger_moved(run: RunContext) -> CompoundSelect[str]:
+def _ledger_moved(run: RunContext, ledger_before: int) -> CompoundSelect[str]:
     """Customers whose balance or tier window changed since the previous run: only their
-    summaries need refreshing, so the run never rescans all orders."""
+    summaries need refreshing, so the run never rescans all orders. Entries this run wrote
+    count whatever instant they carry: the first run after an import books lots that
+    expired long ago, and those customers' balances drop all the same."""
     booked = select(LedgerEntry.customer_id).where(
         LedgerEntry.at > run.previous_run_at, LedgerEntry.at <= run.at
     )
-    return union(booked, window_changed(run))
+    written = select(LedgerEntry.customer_id).where(LedgerEntry.id > ledger_before)
+    return union(booked, written, window_changed(run))
 
 
 def _summary(plan: Plan) -> dict[str, Any]:

@@ -77,7 +77,8 @@ def write_demo_settings(config: Config, settings: Settings, path: Path) -> Path:
     """The demo's settings as a file: the source's, with the demo's database and file
     delivery, and its paths made absolute (they were relative to the source's folder)."""
     data = settings.model_dump(exclude_defaults=True, exclude_none=True)
-    data["delivery"] |= {"email": "file", "sms": "file", "folder": "outbox"}  # beside the file
+    files = {"email": "file", "sms": "file", "folder": "outbox"}  # beside the file
+    data["delivery"] = data.get("delivery", {}) | files
     if settings.templates.dir is not None:
         data["templates"] = {"dir": str(config.templates_dir.resolve())}
     if settings.smtp.ca_file is not None:

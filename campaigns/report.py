@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -16,12 +17,22 @@ from campaigns.plan import PLANNED, Plan
 from shop.models import CampaignPause, ChannelPause, OutboxMessage
 
 WAITING = ("queued", "retry", "sending")
+_JSONL_CHUNK = 4096
 
 if TYPE_CHECKING:
     from campaigns.daily import RunResult
     from campaigns.loader import Config
     from campaigns.preview import Preview
     from shop.importer import ImportReport
+
+
+def write_jsonl(plan: Plan, out: TextIO) -> None:
+    """One JSON object per message, written a few thousand lines at a time."""
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    messages = plan.messages
+    for start in range(0, len(messages), _JSONL_CHUNK):
+        chunk = messages[start : start + _JSONL_CHUNK]
+        out.write("".join(encode(message.as_json()) + "\n" for message in chunk))
 
 
 def print_plan(result: RunResult, config: Config, console: Console) -> None:

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
 from campaigns.config import LoyaltySettings
 from shop.models import LedgerEntry
-from shop.sql import upsert_insert
 
 
 def points_for(total_cents: int, loyalty: LoyaltySettings) -> int:
@@ -150,67 +148,3 @@ def entries_of(connection: Connection, customer_ids: Sequence[str]) -> dict[str,
     for customer_id, entry_id, kind, points, on_date, expires_on, lot_id in rows:
         by_customer[customer_id].append(Entry(entry_id, kind, points, on_date, expires_on, lot_id))
     return by_customer
-
-
-def write_expiries(
-    connection: Connection,
-    on: date,
-    tz: ZoneInfo,
-    loyalty: LoyaltySettings,
-    since: date | None = None,
-) -> int:
-    """Write expire entries for lots whose expiry date is in (since, on] (all when None).
-
-    Only the customers holding such lots are read, found through the indexed `at` of
-    their earn entries. Idempotent: one expire entry per lot. Returns the entries this call wrote.
-    """
-    due = select(LedgerEntry.customer_id).where(
-        LedgerEntry.kind == "earn", LedgerEntry.expires_on <= on
-    )
-    if since is not None:  # expires_on = on_date + N, so bound the earn instants
-        lifetime = timedelta(days=loyalty.points_expire_days)
-        first, last = since + timedelta(days=1) - lifetime, on - lifetime
-        due = due.where(
-            LedgerEntry.at >= _start_of(first, tz),
-            LedgerEntry.at < _start_of(last + timedelta(days=1), tz),
-        )
-    customers = sorted(set(connection.scalars(due.distinct())))
-    rows = []
-    for start in range(0, len(customers), 500):
-        chunk = customers[start : start + 500]
-        for customer_id, entries in entries_of(connection, chunk).items():
-            closed = {e.lot_id for e in entries if e.kind == "expire"}
-            for lot_id, points in balance_on(entries, on).expired:
-                if lot_id not in closed:
-                    rows.append(_expire_row(customer_id, lot_id, points, entries, tz))
-    if not rows:
-        return 0
-    insert = (
-        upsert_insert(connection, LedgerEntry)
-        .on_conflict_do_nothing(index_elements=["lot_id"])
-        .returning(LedgerEntry.lot_id)
-    )
-    # Counted from what was inserted: an overlapping run may have booked some lots first.
-    return len(connection.execute(insert, rows).all())
-
-
-def _start_of(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
-def _expire_row(
-    customer_id: str, lot_id: int, points: int, entries: list[Entry], tz: ZoneInfo
-) -> dict[str, Any]:
-    lot = next(e for e in entries if e.id == lot_id)
-    assert lot.expires_on is not None
-    return {
-        "customer_id": customer_id,
-        "kind": "expire",
-        "points": -points,
-        "on_date": lot.expires_on,
-        "at": _start_of(lot.expires_on, tz),
-        "expires_on": None,
-        "order_id": None,
-        "lot_id": lot_id,
-        "note": None,
-    }

@@ -144,6 +144,9 @@ class Cart(Base):
     item_count: Mapped[int] = mapped_column(Integer)  # units over lines still in the cart
 
 
+SPEND_SQL = "points < 0 AND kind != 'expire'"  # redeem and negative adjust entries
+
+
 class LedgerEntry(Base):
     """The loyalty ledger: earn (+), redeem (-), expire (-) and adjust (±) entries."""
 
@@ -152,7 +155,11 @@ class LedgerEntry(Base):
         # covers the tier window sums: a customer's earn entries by date, with their points
         Index("ix_loyalty_ledger_customer_on", "customer_id", "on_date", "kind", "at", "points"),
         Index("ix_loyalty_ledger_at", "at", "customer_id", "kind"),  # covers "booked since"
-    )
+        # Partial: the few customers who spent points, whose lots need FIFO arithmetic to
+        # expire; everyone else's lots expire whole, set-based (shop.expiry).
+        Index("ix_loyalty_ledger_spend", "customer_id", sqlite_where=text(SPEND_SQL),
+              postgresql_where=text(SPEND_SQL)),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))

@@ -273,3 +273,26 @@ def test_demo_outside_a_project_runs_the_example_campaigns(
     assert "example campaigns" in result.output
     assert "win_back" in result.output
     assert list((tmp_path / "shop" / "outbox" / "email").glob("*.eml"))
+
+
+def test_run_no_deliver_writes_the_plan_times_its_phases_and_leaves_delivery_to_send(
+    tmp_path: Path, db_url: str, shop: ShopFactory
+) -> None:
+    from datetime import date
+
+    shop.customer("ana", birth_date=date(1990, 6, 15))
+    settings = SETTINGS.replace('["email", "sms"]', '["email"]')
+    # when the run is asked for its timings and not to deliver
+    ran = _leal(tmp_path, "run", "--date", "2026-06-15", "--no-deliver", "--timings",
+                settings=settings, db_url=db_url)  # fmt: skip
+    # then each phase of the run is a line with its seconds and the peak memory so far
+    assert ran.exit_code == 0, ran.output
+    phases = [line.split()[1] for line in ran.stderr.splitlines() if line.startswith("timing ")]
+    assert phases == ["settings", "expiries", "summaries", "plan", "recommendations",
+                      "ledger", "coupons", "commit", "output", "total"]  # fmt: skip
+    # and the message waits in the ledger until `leal send` delivers it
+    assert not (tmp_path / "var" / "outbox" / "email").exists()
+    assert "queued" in _leal(tmp_path, "status", db_url=db_url).output
+    sent = _leal(tmp_path, "send", settings=settings, db_url=db_url)
+    assert sent.exit_code == 0, sent.output
+    assert len(list((tmp_path / "var" / "outbox" / "email").glob("*.eml"))) == 1

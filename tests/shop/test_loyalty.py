@@ -6,7 +6,8 @@ from decimal import Decimal
 from sqlalchemy import Engine, insert, select
 
 from campaigns.config import LoyaltySettings, Settings
-from shop.loyalty import Entry, balance_on, points_for, write_expiries
+from shop.expiry import write_expiries
+from shop.loyalty import Entry, balance_on, points_for
 from shop.models import LedgerEntry
 from tests.factories import MADRID, ShopFactory, local
 

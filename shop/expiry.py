@@ -1,0 +1,179 @@
+"""Booking the expiry of unspent point lots, set-based.
+
+A lot (an earn entry) whose customer never spent a point expires whole: one
+`INSERT … SELECT` books all of those at once, however many years of history a first run
+after an import finds. Only the customers who spent points (redeem or negative adjust
+entries, found through a small partial index) need the FIFO arithmetic of
+`shop.loyalty.balance_on`; they are read and written a bounded batch at a time.
+Idempotent: the unique `lot_id` holds one expire entry per lot.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    MetaData,
+    Table,
+    and_,
+    func,
+    literal,
+    not_,
+    select,
+    text,
+)
+
+from campaigns.config import LoyaltySettings
+from shop.loyalty import Entry, balance_on, entries_of
+from shop.models import SPEND_SQL, LedgerEntry
+from shop.sql import upsert_insert
+from shop.types import UTCDateTime
+
+SPENDERS_BATCH = 500  # customers whose FIFO is computed in Python per round trip
+
+# Shop-local expiry day -> the UTC instant it begins: expire entries are booked at local
+# midnight, which SQL cannot compute portably from a zone name (SQLite has no zones).
+_DAYS = Table(
+    "leal_expiry_days",
+    MetaData(),
+    Column("day", Date, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def write_expiries(
+    connection: Connection,
+    on: date,
+    tz: ZoneInfo,
+    loyalty: LoyaltySettings,
+    since: date | None = None,
+) -> int:
+    """Book expire entries for earn lots whose expiry date is in (since, on] (all when
+    None). Returns the entries this call wrote (an overlapping run may have booked some)."""
+    lots = _due_lots(on, tz, loyalty, since)
+    first = connection.scalar(select(func.min(lots.c.expires_on)))
+    if first is None:
+        return 0
+    _fill_days(connection, first, on, tz)
+    written = _expire_whole_lots(connection, lots) + _expire_spent_lots(connection, lots, on, tz)
+    _DAYS.drop(connection)  # on an error the rollback takes it away (DDL is transactional)
+    return written
+
+
+def _due_lots(on: date, tz: ZoneInfo, loyalty: LoyaltySettings, since: date | None) -> Any:
+    """Earn lots with points that expire in (since, on], as a subquery."""
+    due = and_(
+        LedgerEntry.kind == "earn",
+        LedgerEntry.points > 0,
+        LedgerEntry.expires_on <= on,
+    )
+    if since is not None:  # expires_on = on_date + N: bound the earn instants (indexed)
+        lifetime = timedelta(days=loyalty.points_expire_days)
+        first, last = since + timedelta(days=1) - lifetime, on - lifetime
+        due = and_(
+            due,
+            LedgerEntry.expires_on > since,
+            LedgerEntry.at >= _start_of(first, tz),
+            LedgerEntry.at < _start_of(last + timedelta(days=1), tz),
+        )
+    return (
+        select(LedgerEntry.id, LedgerEntry.customer_id, LedgerEntry.points, LedgerEntry.expires_on)
+        .where(due)
+        .subquery("due_lots")
+    )
+
+
+def _spenders(dialect: str) -> Any:
+    """Customers who ever spent points, read from the partial index ix_loyalty_ledger_spend
+    (its predicate written as literally here). SQLite, without statistics, would rather scan
+    a covering index of the whole ledger, so it is told which index to use."""
+    if dialect == "sqlite":
+        sql = "SELECT customer_id FROM loyalty_ledger INDEXED BY ix_loyalty_ledger_spend"
+        return text(f"{sql} WHERE {SPEND_SQL}").columns(LedgerEntry.customer_id)
+    return select(LedgerEntry.customer_id).where(text(SPEND_SQL))
+
+
+def _fill_days(connection: Connection, first: date, last: date, tz: ZoneInfo) -> None:
+    _DAYS.create(connection)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    connection.execute(_DAYS.insert(), [{"day": day, "at": _start_of(day, tz)} for day in days])
+
+
+def _expire_whole_lots(connection: Connection, lots: Any) -> int:
+    """Lots of customers who never spent a point expire whole: one INSERT … SELECT."""
+    source = (
+        select(
+            lots.c.customer_id,
+            literal("expire"),
+            -lots.c.points,
+            lots.c.expires_on,
+            _DAYS.c.at,
+            lots.c.id,
+        )
+        .join(_DAYS, _DAYS.c.day == lots.c.expires_on)
+        .where(not_(lots.c.customer_id.in_(_spenders(connection.dialect.name))))
+    )
+    columns = ["customer_id", "kind", "points", "on_date", "at", "lot_id"]
+    insert = upsert_insert(connection, LedgerEntry).from_select(columns, source)
+    insert = insert.on_conflict_do_nothing(index_elements=["lot_id"])
+    # Counted from what was inserted: an overlapping run may have booked some lots first.
+    result = connection.execute(insert.execution_options(preserve_rowcount=True))
+    return max(result.rowcount, 0)
+
+
+def _expire_spent_lots(connection: Connection, lots: Any, on: date, tz: ZoneInfo) -> int:
+    """The FIFO arithmetic for customers who spent points, a batch of customers at a time."""
+    spenders = _spenders(connection.dialect.name)
+    query = select(lots.c.customer_id).where(lots.c.customer_id.in_(spenders))
+    customers = sorted(set(connection.scalars(query.distinct())))
+    written = 0
+    for start in range(0, len(customers), SPENDERS_BATCH):
+        rows = _expired_rows(connection, customers[start : start + SPENDERS_BATCH], on, tz)
+        if rows:
+            insert = (
+                upsert_insert(connection, LedgerEntry)
+                .on_conflict_do_nothing(index_elements=["lot_id"])
+                .returning(LedgerEntry.lot_id)
+            )
+            written += len(connection.execute(insert, rows).all())
+    return written
+
+
+def _expired_rows(
+    connection: Connection, customers: list[str], on: date, tz: ZoneInfo
+) -> list[dict[str, Any]]:
+    rows = []
+    for customer_id, entries in entries_of(connection, customers).items():
+        closed = {e.lot_id for e in entries if e.kind == "expire"}
+        for lot_id, points in balance_on(entries, on).expired:
+            if lot_id not in closed:
+                rows.append(_expire_row(customer_id, lot_id, points, entries, tz))
+    return rows
+
+
+def _expire_row(
+    customer_id: str, lot_id: int, points: int, entries: list[Entry], tz: ZoneInfo
+) -> dict[str, Any]:
+    lot = next(e for e in entries if e.id == lot_id)
+    assert lot.expires_on is not None
+    return {
+        "customer_id": customer_id,
+        "kind": "expire",
+        "points": -points,
+        "on_date": lot.expires_on,
+        "at": _start_of(lot.expires_on, tz),
+        "expires_on": None,
+        "order_id": None,
+        "lot_id": lot_id,
+        "note": None,
+    }
+
+
+def _start_of(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)

@@ -1,0 +1,131 @@
+"""Expiry, set-based: whole lots in one statement, FIFO only for customers who spent."""
+
+import random
+from datetime import date, timedelta
+
+from sqlalchemy import Engine, insert, select
+
+from campaigns.config import Settings
+from campaigns.daily import daily_run
+from campaigns.loader import Config
+from shop.expiry import write_expiries
+from shop.loyalty import Entry, balance_on, entries_of
+from shop.models import CustomerStats, LedgerEntry
+from shop.stats import refresh_customer_stats
+from tests.factories import MADRID, ShopFactory, local
+
+
+def _spend(engine: Engine, customer_id: str, on: date, points: int, kind: str = "redeem") -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            insert(LedgerEntry),
+            {"customer_id": customer_id, "kind": kind, "points": -points, "on_date": on,
+             "at": local(f"{on} 10:00")},
+        )  # fmt: skip
+
+
+def _expected(engine: Engine, customers: list[str], on: date) -> set[tuple[str, int, int]]:
+    """(customer, lot, points) that balance_on says expired by `on`: the reference."""
+    with engine.connect() as connection:
+        ledgers = entries_of(connection, customers)
+    return {
+        (customer, lot, points)
+        for customer, entries in ledgers.items()
+        for lot, points in balance_on(_without_expiries(entries), on).expired
+    }
+
+
+def _without_expiries(entries: list[Entry]) -> list[Entry]:
+    return [entry for entry in entries if entry.kind != "expire"]
+
+
+def _booked(engine: Engine) -> set[tuple[str, int, int]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(LedgerEntry.customer_id, LedgerEntry.lot_id, LedgerEntry.points).where(
+                LedgerEntry.kind == "expire"
+            )
+        ).all()
+    return {(customer, lot or 0, -points) for customer, lot, points in rows}
+
+
+def test_expiries_day_by_day_equal_the_fifo_arithmetic_for_spenders_and_others(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given 30 customers with random orders over two years, a third of them redeeming points
+    rng = random.Random(5)
+    customers = [shop.customer() for _ in range(30)]
+    start = date(2024, 1, 1)
+    for number, customer in enumerate(customers):
+        for _ in range(rng.randint(0, 6)):
+            day = start + timedelta(days=rng.randint(0, 700))
+            shop.order(customer, local(f"{day} 12:00"), total_cents=rng.randint(0, 30_000))
+        if number % 3 == 0:
+            day = start + timedelta(days=rng.randint(100, 700))
+            _spend(engine, customer, day, rng.randint(1, 150), rng.choice(["redeem", "adjust"]))
+    # when a first run books all of history, then daily runs book each day's lots
+    first = date(2025, 3, 1)
+    with engine.begin() as connection:
+        written = write_expiries(connection, first, MADRID, settings.loyalty)
+    # then what was booked is what the FIFO arithmetic says expired, exactly
+    assert _booked(engine) == _expected(engine, customers, first)
+    assert written == len(_booked(engine))
+    day = first
+    while day < date(2026, 12, 31):
+        with engine.begin() as connection:
+            write_expiries(connection, day + timedelta(days=7), MADRID, settings.loyalty, day)
+        day += timedelta(days=7)
+        assert _booked(engine) == _expected(engine, customers, day)
+    assert any(customer in {c for c, _, _ in _booked(engine)} for customer in customers[::3])
+
+
+def test_an_expire_entry_is_booked_at_the_local_midnight_across_dst(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given lots expiring on the last winter day and the first summer day of 2026 (29 March)
+    ana = shop.customer("ana")
+    shop.order(ana, local("2025-03-28 12:00"), total_cents=1_000)
+    shop.order(ana, local("2025-03-30 12:00"), total_cents=2_000)
+    # when a first run books them
+    with engine.begin() as connection:
+        write_expiries(connection, date(2026, 4, 1), MADRID, settings.loyalty)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(LedgerEntry.on_date, LedgerEntry.at, LedgerEntry.points)
+            .where(LedgerEntry.kind == "expire")
+            .order_by(LedgerEntry.on_date)
+        ).all()
+    # then each at its own local midnight: 23:00 UTC in winter, 22:00 UTC in summer
+    assert [tuple(row) for row in rows] == [
+        (date(2026, 3, 28), local("2026-03-28 00:00"), -10),
+        (date(2026, 3, 30), local("2026-03-30 00:00"), -20),
+    ]
+
+
+def test_the_first_run_after_an_import_lowers_the_balances_of_long_expired_lots(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given a customer whose 2023 lot expired long before the first run, imported with its
+    # summary computed before any expiry was booked
+    ana = shop.customer("ana")
+    shop.order(ana, local("2023-05-01 12:00"), total_cents=40_000)
+    shop.order(ana, local("2026-05-01 12:00"), total_cents=7_000)
+    with engine.begin() as connection:
+        refresh_customer_stats(connection, settings.loyalty, date(2026, 6, 14))
+    # when the first daily run books that expiry (its instant is three years back)
+    result = daily_run(engine, Config(settings, None), local("2026-06-15 09:00"))
+    # then the summary shows the balance left, not the points that expired
+    with engine.connect() as connection:
+        balance = connection.scalar(select(CustomerStats.points_balance))
+    assert (result.expired_lots, balance) == (1, 70)
+
+
+def test_customers_who_spent_are_found_through_the_partial_index(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return  # the plan's text is SQLite's; PostgreSQL chooses by statistics
+    from shop.expiry import _spenders
+
+    sql = str(_spenders("sqlite").compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as connection:
+        plan = " ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "ix_loyalty_ledger_spend" in plan
