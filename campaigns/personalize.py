@@ -1,6 +1,7 @@
 """Recommendations for a plan, decided once per run and kept in the messages' context.
 
-One model is fitted per run on the orders placed by the run instant; every planned email
+One model is fitted per run on the orders placed by the run instant, from the purchase
+summaries kept at ingest and the planned customers' own purchases; every planned email
 of a campaign that shows products gets its SKUs in its context, so the ledger row holds
 what the customer will see, whenever and however often it is rendered.
 """
@@ -26,7 +27,8 @@ def recommend_for_plan(connection: Connection, config: Config, plan: Plan) -> in
     ]
     if not wanted:
         return 0
-    model = Recommender.fit(connection, as_of=plan.run.at)
+    customers = [m.customer_id for m in wanted]
+    model = Recommender.from_summaries(connection, as_of=plan.run.at, customer_ids=customers)
     by_campaign: dict[str, list[Message]] = defaultdict(list)
     for message in wanted:
         by_campaign[message.campaign].append(message)

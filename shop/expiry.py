@@ -103,6 +103,8 @@ def _fill_days(connection: Connection, first: date, last: date, tz: ZoneInfo) ->
     _DAYS.create(connection)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     connection.execute(_DAYS.insert(), [{"day": day, "at": _start_of(day, tz)} for day in days])
+    if connection.dialect.name == "postgresql":  # no autovacuum for temporary tables: without
+        connection.exec_driver_sql(f"ANALYZE {_DAYS.name}")  # statistics it joins by nested loop
 
 
 def _expire_whole_lots(connection: Connection, lots: Any) -> int:

@@ -39,6 +39,7 @@ from shop.import_consent import CustomerGuard
 from shop.import_parse import parsed_batches
 from shop.loyalty import earn_entry, points_for
 from shop.models import Base, CartEvent, Customer, LedgerEntry, Order, OrderItem, Product
+from shop.purchases import PurchaseTracker
 from shop.sql import upsert_insert
 from shop.stats import refresh_customer_stats
 from shop.types import UTCDateTime
@@ -151,6 +152,7 @@ class _Loader:
         self.ledger_before = connection.scalar(select(func.max(LedgerEntry.id))) or 0
         self.cart_events_before = connection.scalar(select(func.max(CartEvent.id))) or 0
         self.orders_written = False
+        self.purchases = PurchaseTracker(connection)
 
     def load(self, name: str, path: Path) -> None:
         file = FileReport(path.name)
@@ -227,6 +229,8 @@ class _Loader:
 
     def _write(self, name: str, rows: list[Row]) -> None:
         self.sinks[name].write(rows)
+        if name == "order_items":
+            self.purchases.lines_written([row[0] for row in rows])
         if name == "orders" and rows:
             self.ledger.write(self.earnings.rows(rows))
             self.orders_written = True
@@ -241,6 +245,7 @@ class _Loader:
                     LedgerEntry.id > self.ledger_before
                 )
             refresh_customer_stats(self.connection, self.settings.loyalty, on, customers)
+        self.purchases.refresh()
         carts = select(CartEvent.cart_id).where(CartEvent.id > self.cart_events_before)
         if self.connection.execute(carts.limit(1)).first():
             refresh_carts(self.connection, carts.distinct() if self.cart_events_before else None)

@@ -339,3 +339,32 @@ class Run(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CustomerProduct(Base):
+    """Each product a customer ever bought, with when: what the recommender needs of the
+    purchase history, kept current at ingest (shop.purchases) so a daily run reads the
+    planned customers' rows instead of every order line of the shop."""
+
+    __tablename__ = "customer_products"
+    __table_args__ = (
+        # popularity: distinct buyers per product whose last purchase is in a window
+        Index("ix_customer_products_last", "last_at", "sku", "customer_id"),
+    )
+
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    sku: Mapped[str] = mapped_column(ID, primary_key=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProductPair(Base):
+    """How many customers bought both `sku` and `other` (both orders of a pair stored; the
+    diagonal is each product's buyers): the co-purchase counts the item-to-item cosine is
+    computed from, moved at ingest by what each customer's new purchases add."""
+
+    __tablename__ = "product_pairs"
+
+    sku: Mapped[str] = mapped_column(ID, primary_key=True)
+    other: Mapped[str] = mapped_column(ID, primary_key=True)
+    customers: Mapped[int] = mapped_column(BigInteger)

@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import Connection, distinct, func, select
 
 from shop.models import Order, OrderItem, Product
+from templates.recommend_data import summary_inputs
 from templates.recommend_rank import (
     Bools,
     Floats,
@@ -30,7 +31,7 @@ from templates.recommend_rank import (
     Sparse,
     Strings,
     binary,
-    cosine,
+    cosine_of_counts,
     lookup,
     top_k,
 )
@@ -51,19 +52,57 @@ class Recommender:
     def fit(
         cls, connection: Connection, *, as_of: datetime, popularity_days: int = 90
     ) -> Recommender:
-        """The model as of `as_of`: orders placed later do not exist for it."""
-        catalogue = connection.execute(select(Product.sku, Product.in_stock)).all()
-        skus = np.array(sorted(sku for sku, _ in catalogue), dtype=np.str_)
-        stock = {sku for sku, in_stock in catalogue if in_stock}
-        in_stock = np.array([sku in stock for sku in skus], dtype=bool)
+        """The model as of `as_of` from every order line: orders placed later do not exist
+        for it. Reads the whole purchase history; a daily run uses `from_summaries`."""
+        skus, in_stock = _catalogue(connection)
         customers, bought = _purchases(connection, as_of, skus)
         since = as_of - timedelta(days=popularity_days)
         popularity = _popularity(connection, since, as_of, skus)
-        # Popular first, then by SKU: top_k breaks equal scores by column.
+        co = Sparse(bought.T @ bought)
+        return cls._ranked(skus, in_stock, customers, bought, co, popularity)
+
+    @classmethod
+    def from_summaries(
+        cls,
+        connection: Connection,
+        *,
+        as_of: datetime,
+        customer_ids: Sequence[str],
+        popularity_days: int = 90,
+    ) -> Recommender:
+        """The same model as `fit`, for `customer_ids` only, from the purchase summaries
+        kept at ingest (shop.purchases): the co-purchase counts and those customers' rows,
+        not the shop's whole history. A replay so deep that many customers have bought
+        since `as_of` falls back to `fit`."""
+        skus, in_stock = _catalogue(connection)
+        since = as_of - timedelta(days=popularity_days)
+        inputs = summary_inputs(connection, skus.tolist(), customer_ids, since, as_of)
+        if inputs is None:
+            return cls.fit(connection, as_of=as_of, popularity_days=popularity_days)
+        return cls._ranked(
+            skus, in_stock, inputs.customers, inputs.bought, inputs.co, inputs.popularity
+        )
+
+    @classmethod
+    def _ranked(
+        cls,
+        skus: Strings,
+        in_stock: Bools,
+        customers: Strings,
+        bought: Sparse,
+        co: Sparse,
+        popularity: Floats,
+    ) -> Recommender:
+        """Columns put in popularity order (then SKU): top_k breaks equal scores by column."""
         order = np.lexsort((np.arange(len(skus)), -popularity))
-        bought = Sparse(bought[:, order])
+        ranked = Sparse(co[order][:, order])
         return cls(
-            skus[order], customers, bought, cosine(bought), popularity[order], in_stock[order]
+            skus[order],
+            customers,
+            Sparse(bought[:, order]),
+            cosine_of_counts(ranked),
+            popularity[order],
+            in_stock[order],
         )
 
     def recommend(
@@ -129,6 +168,14 @@ class Recommender:
 def _select_rows(rows: Ints, keep: Bools, height: int) -> Sparse:
     """A batch × customers selector: row i picks customer rows[i] where keep[i]."""
     return binary(np.flatnonzero(keep), rows[keep], (len(rows), height))
+
+
+def _catalogue(connection: Connection) -> tuple[Strings, Bools]:
+    """SKUs sorted, and which are in stock."""
+    catalogue = connection.execute(select(Product.sku, Product.in_stock)).all()
+    skus = np.array(sorted(sku for sku, _ in catalogue), dtype=np.str_)
+    stock = {sku for sku, in_stock in catalogue if in_stock}
+    return skus, np.array([sku in stock for sku in skus], dtype=bool)
 
 
 def _purchases(connection: Connection, as_of: datetime, skus: Strings) -> tuple[Strings, Sparse]:

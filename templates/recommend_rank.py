@@ -31,7 +31,12 @@ def cosine(bought: Sparse) -> Sparse:
     Cosine, not raw co-counts, so a best seller is not everyone's complement: two
     products are similar when their buyers overlap relative to how many each has.
     """
-    co = sparse.csr_array(bought.T @ bought)
+    return cosine_of_counts(sparse.csr_array(bought.T @ bought))
+
+
+def cosine_of_counts(co: Sparse) -> Sparse:
+    """`cosine` from the co-purchase counts (BᵀB: the diagonal holds each product's buyers)."""
+    co = sparse.csr_array(co.astype(np.float64))
     norms = np.sqrt(co.diagonal())
     norms[norms == 0] = 1.0
     scale = sparse.diags_array(1.0 / norms)

@@ -9,6 +9,7 @@ from campaigns.config import Settings
 from campaigns.daily import daily_run
 from campaigns.loader import Config
 from shop.models import Coupon, CustomerStats, OrderItem, OutboxMessage, Run
+from shop.purchases import rebuild_purchases
 from shop.suppressions import suppress
 from tests.factories import ShopFactory, local
 
@@ -147,6 +148,7 @@ def test_planned_emails_carry_the_products_picked_for_them(
             {"order_id": order, "sku": sku, "quantity": 1, "unit_price_cents": 100}
             for order, skus in orders.items() for sku in skus
         ])  # fmt: skip
+        rebuild_purchases(connection)  # what an import of these lines does
     birthday = {"trigger": "birthday", "channels": ["email"], "template": "birthday",
                 "recommendations": 2}  # fmt: skip
     # when the birthday campaign runs

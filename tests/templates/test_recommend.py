@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, insert, update
 
 from shop.models import OrderItem, Product
+from shop.purchases import refresh_purchases
 from templates import recommend
 from templates.recommend import Recommender
 from templates.recommend_rank import top_k
@@ -21,10 +22,12 @@ CATALOGUE = ("beans", "filter", "grinder", "kettle", "mug", "tea")
 
 
 class Shop:
-    """A catalogue and orders written through the shop factory."""
+    """A catalogue and orders written through the shop factory; the model is fitted from
+    the whole history (`fit`) or from the summaries kept at ingest (`summaries`, moved by
+    each order as an import would)."""
 
-    def __init__(self, engine: Engine, factory: ShopFactory) -> None:
-        self.engine, self.factory = engine, factory
+    def __init__(self, engine: Engine, factory: ShopFactory, way: str = "fit") -> None:
+        self.engine, self.factory, self.way = engine, factory, way
         self.customers: set[str] = set()
         for sku in CATALOGUE:
             factory.product(sku)
@@ -40,6 +43,7 @@ class Shop:
         ]
         with self.engine.begin() as connection:
             connection.execute(insert(OrderItem), lines)
+            refresh_purchases(connection, [customer])
 
     def out_of_stock(self, *skus: str) -> None:
         with self.engine.begin() as connection:
@@ -47,7 +51,12 @@ class Shop:
 
     def model(self, as_of: datetime = AS_OF, popularity_days: int = 90) -> Recommender:
         with self.engine.connect() as connection:
-            return Recommender.fit(connection, as_of=as_of, popularity_days=popularity_days)
+            if self.way == "fit":
+                return Recommender.fit(connection, as_of=as_of, popularity_days=popularity_days)
+            everyone = [*self.customers, "stranger", "x"]
+            return Recommender.from_summaries(
+                connection, as_of=as_of, customer_ids=everyone, popularity_days=popularity_days
+            )
 
 
 def history(shop: Shop) -> Shop:
@@ -63,9 +72,14 @@ def history(shop: Shop) -> Shop:
     return shop
 
 
+@pytest.fixture(params=["fit", "summaries"])
+def way(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def demo(engine: Engine, shop: ShopFactory) -> Shop:
-    return history(Shop(engine, shop))
+def demo(engine: Engine, shop: ShopFactory, way: str) -> Shop:
+    return history(Shop(engine, shop, way))
 
 
 def test_a_customer_gets_the_complement_of_what_they_bought_first(demo: Shop) -> None:
@@ -139,9 +153,9 @@ def test_k_is_respected(demo: Shop, k: int) -> None:
 
 
 def test_equal_scores_break_by_sku_and_answers_do_not_depend_on_order_or_batch(
-    engine: Engine, shop: ShopFactory, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, shop: ShopFactory, way: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = Shop(engine, shop)
+    store = Shop(engine, shop, way)
     for sku in reversed(CATALOGUE):  # each bought once: every product is as popular
         store.buy(f"by-{sku}", sku)
     model = store.model()
@@ -158,8 +172,10 @@ def test_the_popularity_baseline_ignores_co_purchase(demo: Shop) -> None:
     }
 
 
-def test_an_empty_shop_recommends_its_catalogue(engine: Engine, shop: ShopFactory) -> None:
-    store = Shop(engine, shop)
+def test_an_empty_shop_recommends_its_catalogue(
+    engine: Engine, shop: ShopFactory, way: str
+) -> None:
+    store = Shop(engine, shop, way)
     assert store.model().recommend(["x"], k=2) == {"x": ["beans", "filter"]}
 
 
