@@ -20,7 +20,7 @@ from campaigns.loader import DEFAULT_FILE, Config, ConfigError, Problem, load_co
 from campaigns.plan import PlanError
 from campaigns.readiness import delivery_problems, real_channels
 from campaigns.timings import Timings, maybe
-from shop.db import make_engine, migrate, schema_is_current
+from shop.db import make_engine, migrate, refresh_statistics, schema_is_current
 
 err = Console(stderr=True, highlight=False)
 DEMO_DIR = Path("var/demo")  # where `leal demo` puts its shop and settings by default
@@ -127,6 +127,8 @@ def import_(ctx: click.Context, directory: Path, strict: bool) -> None:
     config = _config(ctx)
     engine = _engine(config, migrate_schema=True)
     result = import_dir(engine, directory, config.settings, strict=strict)
+    if result.committed:
+        refresh_statistics(engine)
     report.print_import(result, err)
     if result.problems:
         ctx.exit(1)

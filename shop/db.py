@@ -79,9 +79,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB: indexes of a large shop stay hot
+    # 64 MiB: the hot index pages of a large shop; the OS page cache holds the rest. A bigger
+    # cache only held a big run's dirty pages longer (256 MiB: 462 → 283 MB peak, no slower)
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """After a bulk load on PostgreSQL: ANALYZE, so the next run's plans know the tables'
+    sizes (without it, at 20k customers the day's plan took 0.38 s instead of 0.04 s and
+    the summaries 0.69 s instead of 0.06 s; autovacuum would catch up only later). SQLite's
+    queries are written for its planner without statistics: nothing to do there."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import Engine
 
 from campaigns.cli import main
 from tests.factories import ShopFactory
@@ -296,3 +297,24 @@ def test_run_no_deliver_writes_the_plan_times_its_phases_and_leaves_delivery_to_
     sent = _leal(tmp_path, "send", settings=settings, db_url=db_url)
     assert sent.exit_code == 0, sent.output
     assert len(list((tmp_path / "var" / "outbox" / "email").glob("*.eml"))) == 1
+
+
+def test_import_leaves_postgresql_with_statistics_for_the_next_run(
+    tmp_path: Path, db_url: str, engine: Engine
+) -> None:
+    from sqlalchemy import text
+
+    from tests.shop.import_files import write_shop
+
+    if not db_url.startswith("postgresql"):
+        return  # SQLite's queries are written for its planner without statistics
+    # when a shop is imported through the command
+    result = _leal(tmp_path, "import", str(write_shop(tmp_path / "csv")), db_url=db_url)
+    # then PostgreSQL has the column statistics its planner needs (only ANALYZE makes them)
+    assert result.exit_code == 0, result.output
+    with engine.connect() as connection:
+        columns = connection.execute(
+            text("SELECT attname FROM pg_stats WHERE schemaname = current_schema() "
+                 "AND tablename = 'orders'")
+        ).scalars().all()  # fmt: skip
+    assert {"customer_id", "ordered_at"} <= set(columns)
