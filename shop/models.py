@@ -368,3 +368,15 @@ class ProductPair(Base):
     sku: Mapped[str] = mapped_column(ID, primary_key=True)
     other: Mapped[str] = mapped_column(ID, primary_key=True)
     customers: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProductLastDay(Base):
+    """How many customers last bought `sku` on `day` (UTC): the buyers of a product in a
+    window of whole days are a sum over these rows, not a count over every customer's
+    rows of `customer_products` (whose `last_at` they group), kept with it at ingest."""
+
+    __tablename__ = "product_last_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sku: Mapped[str] = mapped_column(ID, primary_key=True)
+    customers: Mapped[int] = mapped_column(BigInteger)

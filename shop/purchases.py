@@ -1,19 +1,23 @@
 """The purchase summaries the recommender reads, kept current at ingest.
 
 `customer_products` holds each (customer, product) ever bought with its first and last
-instant; `product_pairs` how many customers bought both of two products. A daily run then
-reads the pair counts (products², however long the history) and the planned customers'
-rows, never every order line of the shop (templates.recommend).
+instant; `product_pairs` how many customers bought both of two products; `product_last_days`
+how many customers last bought a product on each day. A daily run then reads the pair
+counts (products², however long the history), the day counts of its popularity window and
+the planned customers' rows, never every order line of the shop (templates.recommend).
 
-An import recomputes the rows of the customers whose orders got lines, set-based, and
-moves the pair counts by the difference between their sets before and after; the first
-import builds everything in one pass. Pair counts are summed with scipy sparse products
-over a bounded number of rows at a time, a customer never split between two of them.
+An import merges the lines it wrote into the rows (a product first bought adds a row, one
+bought again moves its instants) and moves the pair and day counts by what changed, at a
+cost that grows with the import, not the history; a first import (or a backfill) builds
+everything in one pass. Pair counts are summed with scipy sparse products over a bounded
+number of rows at a time, a customer never split between two of them.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -29,22 +33,34 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.orm import aliased
 
-from shop.models import ID, Customer, CustomerProduct, Order, OrderItem, Product, ProductPair
+from shop.models import (
+    ID,
+    Customer,
+    CustomerProduct,
+    Order,
+    OrderItem,
+    Product,
+    ProductLastDay,
+    ProductPair,
+)
 from shop.sql import upsert_insert
 
 CHUNK_ROWS = 200_000  # customer_products rows summed at once: bounds memory
 SPAN_CUSTOMERS = 50_000  # customers whose lines one GROUP BY of a rebuild sorts
+MERGE_ORDERS = 10_000  # orders whose lines one merge reads (and customers it names at most)
+REBUILD_SHARE = 16  # per order, a merge costs about this many times a rebuild (measured)
 PairCounts = sparse.csr_array  # products × products, in the order of `catalogue`
 Rows = Select[*tuple[Any, ...]]
-Span = tuple[str | None, str | None]  # customer ids: after the first, up to the last
+Span = tuple[str | None, str | None]  # key values: after the first, up to the last
+DayCounts = Counter[tuple[date, str]]  # (UTC day of the last purchase, sku) -> customers
 
-# Customers whose orders got lines during one import (a temporary table: its size is the
-# import's, and the set-based refresh joins it).
+# Orders that got lines during one import (a temporary table: its size is the import's).
 _TOUCHED = Table(
-    "leal_touched_customers",
+    "leal_touched_orders",
     MetaData(),
-    Column("customer_id", ID, primary_key=True),
+    Column("order_id", ID, primary_key=True),
     prefixes=["TEMPORARY"],
 )
 
@@ -54,10 +70,13 @@ def catalogue(connection: Connection) -> list[str]:
     return list(connection.scalars(select(Product.sku).order_by(Product.sku)))
 
 
-def raw_sets(customers: Any = None, until: Any = None, span: Span = (None, None)) -> Rows:
+def raw_sets(
+    customers: Any = None, until: Any = None, span: Span = (None, None), orders: Any = None
+) -> Rows:
     """(customer, sku, first, last) from the orders' lines, for `customers` (a select or a
     list of ids; all when None), orders placed by `until` (all when None), customer ids in
-    `span` (after its first, up to its last; open where None)."""
+    `span` (after its first, up to its last; open where None), `orders` (ids; all when
+    None)."""
     query = select(
         Order.customer_id,
         OrderItem.sku,
@@ -68,37 +87,78 @@ def raw_sets(customers: Any = None, until: Any = None, span: Span = (None, None)
         query = query.where(Order.customer_id.in_(customers))
     if until is not None:
         query = query.where(Order.ordered_at <= until)
+    if orders is not None:
+        query = query.where(Order.id.in_(orders))
     return _in_span(query, Order.customer_id, span).group_by(Order.customer_id, OrderItem.sku)
 
 
 def rebuild_purchases(connection: Connection) -> None:
     """Every summary from all the orders' lines (a first import, or the migration), a span
     of customers at a time: each GROUP BY sorts a bounded number of lines, never all of
-    them, and the window index is built once at the end."""
-    connection.execute(delete(ProductPair))
-    connection.execute(delete(CustomerProduct))
+    them, and the window index is built once at the end (dropped first: deleting the rows
+    it holds costs more than building it again)."""
     table = CustomerProduct.__table__
     assert isinstance(table, Table)
     [window_index] = table.indexes
     window_index.drop(connection)
+    for summary in (ProductPair, ProductLastDay, CustomerProduct):
+        connection.execute(delete(summary))
     skus = catalogue(connection)
     total = sparse.csr_array((len(skus), len(skus)), dtype=np.int64)
-    for span in _customer_spans(connection):
+    for span in _spans(connection, Customer.id, SPAN_CUSTOMERS):
         _insert_sets(connection, None, span)
         total = total + pair_counts(connection, skus, _stored_sets(None, span))
     window_index.create(connection)
     _add_pairs(connection, skus, sparse.csr_array(total))
+    _add_last_days(connection, _every_last_day(connection))
 
 
-def refresh_purchases(connection: Connection, customers: Any) -> None:
-    """Recompute the rows of `customers` (a select or a list of ids) and move the pair
-    counts by what their sets gained."""
+def add_purchases(connection: Connection, orders: Any) -> None:
+    """Merge the lines of `orders` (a select or a list of at most MERGE_ORDERS ids) into
+    the summaries: a (customer, sku) first bought gets a row, and pairs with what the
+    customer bought before; one bought again moves its first or last instant, and its day.
+    Lines already merged move nothing, so a re-import changes nothing."""
+    rows, days = _merged(connection, orders)
+    if not rows:
+        return
+    gaining = sorted({customer for customer, sku, first_at, last_at, new in rows if new})
     skus = catalogue(connection)
-    before = pair_counts(connection, skus, _stored_sets(customers))
-    connection.execute(delete(CustomerProduct).where(CustomerProduct.customer_id.in_(customers)))
-    _insert_sets(connection, customers)
-    after = pair_counts(connection, skus, _stored_sets(customers))
+    before = pair_counts(connection, skus, _stored_sets(gaining))
+    statement = upsert_insert(connection, CustomerProduct)
+    statement = statement.on_conflict_do_update(
+        index_elements=["customer_id", "sku"],
+        set_={"first_at": statement.excluded.first_at, "last_at": statement.excluded.last_at},
+    )
+    connection.execute(statement, [
+        {"customer_id": customer, "sku": sku, "first_at": first_at, "last_at": last_at}
+        for customer, sku, first_at, last_at, _ in rows
+    ])  # fmt: skip
+    after = pair_counts(connection, skus, _stored_sets(gaining))
     _add_pairs(connection, skus, after - before)
+    _add_last_days(connection, days)
+
+
+def _merged(
+    connection: Connection, orders: Any
+) -> tuple[list[tuple[str, str, datetime, datetime, bool]], DayCounts]:
+    """The rows the lines of `orders` change, merged with what is stored: (customer, sku,
+    first, last, whether new), and how the day counts move."""
+    lines = raw_sets(orders=orders).subquery()
+    stored = aliased(CustomerProduct)
+    query = select(lines, stored.first_at, stored.last_at).outerjoin(
+        stored, (stored.customer_id == lines.c.customer_id) & (stored.sku == lines.c.sku)
+    )
+    changed: list[tuple[str, str, datetime, datetime, bool]] = []
+    days: DayCounts = Counter()
+    for customer, sku, first_at, last_at, was_first, was_last in connection.execute(query):
+        if was_first is not None:
+            first_at, last_at = min(first_at, was_first), max(last_at, was_last)
+            if (first_at, last_at) == (was_first, was_last):
+                continue
+            days[was_last.date(), sku] -= 1
+        days[last_at.date(), sku] += 1
+        changed.append((customer, sku, first_at, last_at, was_first is None))
+    return changed, days
 
 
 def pair_counts(connection: Connection, skus: Sequence[str], rows: Rows) -> PairCounts:
@@ -115,6 +175,28 @@ def pair_counts(connection: Connection, skus: Sequence[str], rows: Rows) -> Pair
         bought = sparse.csr_array((data, (rows_of, cols)), shape=shape)
         total = total + sparse.csr_array(bought.T @ bought)
     return sparse.csr_array(total)
+
+
+def _every_last_day(connection: Connection) -> DayCounts:
+    """Every stored row per (UTC day of the last purchase, sku), one day at a time along
+    the window index, from each day to the next one that has rows: one GROUP BY of every
+    row would sort them all."""
+    last_at = CustomerProduct.last_at
+    counts: DayCounts = Counter()
+    after = connection.scalar(select(func.min(last_at)))
+    while after is not None:
+        day = after.date()
+        end = midnight(day + timedelta(days=1))
+        query = select(CustomerProduct.sku, func.count()).where(last_at >= after, last_at < end)
+        rows = connection.execute(query.group_by(CustomerProduct.sku))
+        counts.update({(day, sku): count for sku, count in rows})
+        after = connection.scalar(select(func.min(last_at)).where(last_at >= end))
+    return counts
+
+
+def midnight(day: date) -> datetime:
+    """The UTC instant a UTC day starts."""
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _numbered(customers: Iterable[str]) -> Iterator[int]:
@@ -142,15 +224,12 @@ def _whole_customers(cursor: Any) -> Iterator[list[tuple[str, str]]]:
         yield held
 
 
-def _customer_spans(connection: Connection) -> list[Span]:
-    """Customer id spans of about SPAN_CUSTOMERS each, covering every id."""
-    numbered = select(
-        Customer.id, func.row_number().over(order_by=Customer.id).label("n")
-    ).subquery()
+def _spans(connection: Connection, key: Any, size: int) -> list[Span]:
+    """Spans of about `size` values of the column `key` each, covering every value."""
+    numbered = select(key.label("key"), func.row_number().over(order_by=key).label("n"))
+    ranked = numbered.subquery()
     ends = list(
-        connection.scalars(
-            select(numbered.c.id).where(numbered.c.n % SPAN_CUSTOMERS == 0).order_by(numbered.c.n)
-        )
+        connection.scalars(select(ranked.c.key).where(ranked.c.n % size == 0).order_by(ranked.c.n))
     )
     starts: list[str | None] = [None, *ends]
     return list(zip(starts, [*ends, None], strict=True))
@@ -165,12 +244,12 @@ def _stored_sets(customers: Any, span: Span = (None, None)) -> Rows:
     return _in_span(query, CustomerProduct.customer_id, span)
 
 
-def _in_span(query: Rows, customer_id: Any, span: Span) -> Rows:
+def _in_span(query: Rows, key: Any, span: Span) -> Rows:
     after, through = span
     if after is not None:
-        query = query.where(customer_id > after)
+        query = query.where(key > after)
     if through is not None:
-        query = query.where(customer_id <= through)
+        query = query.where(key <= through)
     return query
 
 
@@ -181,7 +260,8 @@ def _insert_sets(connection: Connection, customers: Any, span: Span = (None, Non
 
 
 def _add_pairs(connection: Connection, skus: Sequence[str], delta: PairCounts) -> None:
-    """product_pairs.customers += delta, and rows that fell to zero removed."""
+    """product_pairs.customers += delta, and rows that fell to zero removed (only a
+    negative delta can empty one: merges and rebuilds only add)."""
     coo = sparse.coo_array(delta)
     keep = coo.data != 0
     rows = [
@@ -196,12 +276,31 @@ def _add_pairs(connection: Connection, skus: Sequence[str], delta: PairCounts) -
         set_={"customers": ProductPair.customers + statement.excluded.customers},
     )
     connection.execute(statement, rows)
-    connection.execute(delete(ProductPair).where(ProductPair.customers == 0))
+    if (coo.data < 0).any():
+        connection.execute(delete(ProductPair).where(ProductPair.customers == 0))
+
+
+def _add_last_days(connection: Connection, delta: DayCounts) -> None:
+    """product_last_days.customers += delta, and rows that fell to zero removed (a
+    customer's last purchase of a product moved to a later day)."""
+    rows = [{"day": on, "sku": sku, "customers": n} for (on, sku), n in delta.items() if n]
+    if not rows:
+        return
+    statement = upsert_insert(connection, ProductLastDay)
+    statement = statement.on_conflict_do_update(
+        index_elements=["day", "sku"],
+        set_={"customers": ProductLastDay.customers + statement.excluded.customers},
+    )
+    connection.execute(statement, rows)
+    emptied = sorted({on for (on, _), n in delta.items() if n < 0})
+    if emptied:
+        connection.execute(delete(ProductLastDay).where(
+            ProductLastDay.day.in_(emptied), ProductLastDay.customers == 0))  # fmt: skip
 
 
 class PurchaseTracker:
     """What one import does to the summaries: a first import (none yet) rebuilds them all
-    at its end; a later one notes the customers whose orders got lines and refreshes them."""
+    at its end; a later one notes the orders that got lines and merges their lines."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -216,17 +315,26 @@ class PurchaseTracker:
         self.lines = True
         if self.rebuild:
             return
-        customers = select(Order.customer_id).where(Order.id.in_(set(order_ids))).distinct()
-        statement = upsert_insert(self.connection, _TOUCHED).from_select(
-            ["customer_id"], customers.where(Order.customer_id.is_not(None))
-        )
-        self.connection.execute(statement.on_conflict_do_nothing())
+        statement = upsert_insert(self.connection, _TOUCHED).on_conflict_do_nothing()
+        self.connection.execute(statement, [{"order_id": order} for order in set(order_ids)])
 
     def refresh(self) -> None:
-        if self.rebuild:
-            if self.lines:
-                rebuild_purchases(self.connection)
-            return
-        if self.lines:
-            refresh_purchases(self.connection, select(_TOUCHED.c.customer_id))
-        _TOUCHED.drop(self.connection)
+        if not self.rebuild:
+            touched = self.connection.scalar(select(func.count()).select_from(_TOUCHED)) or 0
+            self.rebuild = _rebuild_is_cheaper(self.connection, touched)
+            if touched and not self.rebuild:
+                for span in _spans(self.connection, _TOUCHED.c.order_id, MERGE_ORDERS):
+                    orders = _in_span(select(_TOUCHED.c.order_id), _TOUCHED.c.order_id, span)
+                    add_purchases(self.connection, orders)
+            _TOUCHED.drop(self.connection)
+        if self.rebuild and self.lines:
+            rebuild_purchases(self.connection)
+
+
+def _rebuild_is_cheaper(connection: Connection, touched: int) -> bool:
+    """Whether merging the lines of `touched` orders would cost more than rebuilding from
+    every order: a backfill, or the whole history imported again."""
+    if touched <= MERGE_ORDERS:
+        return False
+    orders = connection.scalar(select(func.count()).select_from(Order)) or 0
+    return touched * REBUILD_SHARE > orders

@@ -71,9 +71,9 @@ class Recommender:
         popularity_days: int = 90,
     ) -> Recommender:
         """The same model as `fit`, for `customer_ids` only, from the purchase summaries
-        kept at ingest (shop.purchases): the co-purchase counts and those customers' rows,
-        not the shop's whole history. A replay so deep that many customers have bought
-        since `as_of` falls back to `fit`."""
+        kept at ingest (shop.purchases): the co-purchase counts, the buyers per day of the
+        popularity window and those customers' rows, not the shop's whole history. A
+        replay so deep that many customers have bought since `as_of` falls back to `fit`."""
         skus, in_stock = _catalogue(connection)
         since = as_of - timedelta(days=popularity_days)
         inputs = summary_inputs(connection, skus.tolist(), customer_ids, since, as_of)

@@ -5,21 +5,27 @@ run re-done later in the day, a replay) must not see the orders placed after it,
 customers who bought after `as_of` are taken back out of the counts and put in again as
 their orders up to `as_of` say: exact, at a cost that grows with those customers only. A
 replay so deep that many customers bought since is left to the full fit (None).
+
+Popularity (distinct buyers in a window) counts each customer's last purchase of a
+product: the window's whole days are summed from `product_last_days`, only its two
+partial days are counted from `customer_products` rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 from sqlalchemy import Connection, func, select
 
-from shop.models import CustomerProduct, ProductPair
-from shop.purchases import pair_counts, raw_sets
-from templates.recommend_rank import Floats, Sparse, Strings, binary, lookup
+from shop.models import CustomerProduct, ProductLastDay, ProductPair
+from shop.purchases import Rows, midnight, pair_counts, raw_sets
+from templates.recommend_rank import Floats, Ints, Sparse, Strings, binary
 
 LATER_MAX = 20_000  # customers who bought after as_of beyond which the full fit is cheaper
 IDS_PER_QUERY = 10_000  # bound parameters per IN list (SQLite allows 32,766)
@@ -27,7 +33,7 @@ IDS_PER_QUERY = 10_000  # bound parameters per IN list (SQLite allows 32,766)
 
 @dataclass(frozen=True)
 class SummaryInputs:
-    customers: Strings  # sorted ids of the asked customers who bought by `as_of`
+    customers: Strings  # the asked customers' ids, sorted
     bought: Sparse  # customers × skus (sorted), 1 where bought by `as_of`
     co: Sparse  # skus × skus customers who bought both (diagonal: buyers), float
     popularity: Floats  # distinct buyers per sku in (since, as_of]
@@ -40,12 +46,8 @@ def summary_inputs(
     since: datetime,
     as_of: datetime,
 ) -> SummaryInputs | None:
-    later = list(
-        connection.scalars(
-            select(CustomerProduct.customer_id).where(CustomerProduct.last_at > as_of).distinct()
-        )
-    )
-    if len(later) > LATER_MAX:
+    later = _later_customers(connection, as_of)
+    if later is None:
         return None
     co = _stored_pairs(connection, skus)
     popularity = _window_counts(connection, skus, since, as_of)
@@ -76,16 +78,47 @@ def _stored_pairs(connection: Connection, skus: Sequence[str]) -> Sparse:
     return sparse.csr_array((np.array(counts, dtype=np.int64), (rows, cols)), shape=shape)
 
 
+def _later_customers(connection: Connection, as_of: datetime) -> list[str] | None:
+    """Sorted ids of the customers with a purchase after `as_of`; None past LATER_MAX.
+    Rows, deduplicated here: with DISTINCT, SQLite walks the primary key (every row of the
+    table) instead of the window index's few rows after `as_of`."""
+    query = select(CustomerProduct.customer_id).where(CustomerProduct.last_at > as_of)
+    found: set[str] = set()
+    with connection.execute(query.execution_options(yield_per=IDS_PER_QUERY)) as rows:
+        for part in rows.partitions():
+            found.update(customer for (customer,) in part)
+            if len(found) > LATER_MAX:
+                return None
+    return sorted(found)
+
+
 def _window_counts(
     connection: Connection, skus: Sequence[str], since: datetime, as_of: datetime
 ) -> Floats:
-    """Rows whose last purchase is in (since, as_of], per sku (index ix_customer_products_last)."""
-    query = (
-        select(CustomerProduct.sku, func.count())
-        .where(CustomerProduct.last_at > since, CustomerProduct.last_at <= as_of)
-        .group_by(CustomerProduct.sku)
+    """Rows whose last purchase is in (since, as_of], per sku: the UTC days wholly inside
+    summed from product_last_days, the partial days at both ends counted from the rows
+    (index ix_customer_products_last), so the cost does not grow with the customers."""
+    last_at = CustomerProduct.last_at
+    first_day = since.astimezone(UTC).date() + timedelta(days=1)
+    last_day = as_of.astimezone(UTC).date()
+    if first_day > last_day:  # both ends on the same day
+        return _per_sku(skus, _rows_per_sku(connection, last_at > since, last_at <= as_of))
+    counts = _rows_per_sku(connection, last_at > since, last_at < midnight(first_day))
+    counts.update(_rows_per_sku(connection, last_at >= midnight(last_day), last_at <= as_of))
+    whole_days = (
+        select(ProductLastDay.sku, func.sum(ProductLastDay.customers))
+        .where(ProductLastDay.day >= first_day, ProductLastDay.day < last_day)
+        .group_by(ProductLastDay.sku)
     )
-    return _per_sku(skus, {sku: count for sku, count in connection.execute(query)})
+    counts.update({sku: int(total) for sku, total in connection.execute(whole_days)})
+    return _per_sku(skus, counts)
+
+
+def _rows_per_sku(connection: Connection, *where: Any) -> Counter[str]:
+    query = select(CustomerProduct.sku, func.count()).where(*where)
+    return Counter(
+        {sku: count for sku, count in connection.execute(query.group_by(CustomerProduct.sku))}
+    )
 
 
 def _later_window_change(
@@ -119,30 +152,41 @@ def _bought(
     later: set[str],
     as_of: datetime,
 ) -> tuple[Strings, Sparse]:
-    """The asked customers' purchases by as_of: stored rows, or raw ones for `later`."""
-    pairs: list[tuple[str, str]] = []
+    """The asked customers (sorted) × skus, 1 where bought by as_of: stored rows, or raw
+    ones for `later`. A run asks for up to a million rows: each chunk is read from the
+    driver's cursor (SQLAlchemy's Row objects would cost as much as the query) and turned
+    into positions at once, so only the positions are kept."""
     wanted = sorted(set(customer_ids))
+    row_of = {customer: row for row, customer in enumerate(wanted)}
+    column_of = {sku: column for column, sku in enumerate(skus)}
+    rows: list[Ints] = []
+    columns: list[Ints] = []
     for start in range(0, len(wanted), IDS_PER_QUERY):
-        chunk = wanted[start : start + IDS_PER_QUERY]
-        current = [c for c in chunk if c not in later]
-        redo = [c for c in chunk if c in later]
-        if current:
-            stored = select(CustomerProduct.customer_id, CustomerProduct.sku).where(
-                CustomerProduct.customer_id.in_(current)
-            )
-            pairs += [(c, sku) for c, sku in connection.execute(stored)]
-        if redo:
-            raw = raw_sets(redo, as_of).subquery()
-            pairs += [
-                (c, sku) for c, sku in connection.execute(select(raw.c.customer_id, raw.c.sku))
-            ]
-    customers, rows = np.unique(
-        np.array([customer for customer, _ in pairs], dtype=np.str_), return_inverse=True
-    )
-    columns, _ = lookup(np.array(skus, dtype=np.str_), np.array([s for _, s in pairs], np.str_))
-    shape = (len(customers), len(skus))
-    return customers, binary(rows.astype(np.intp), columns, shape)
+        for query in _purchases_of(wanted[start : start + IDS_PER_QUERY], later, as_of):
+            pairs = connection.execute(query).cursor.fetchall()
+            rows.append(np.fromiter((row_of[c] for c, _ in pairs), np.intp, len(pairs)))
+            columns.append(np.fromiter((column_of[s] for _, s in pairs), np.intp, len(pairs)))
+    shape = (len(wanted), len(skus))
+    return np.array(wanted, dtype=np.str_), binary(_joined(rows), _joined(columns), shape)
 
 
-def _per_sku(skus: Sequence[str], counts: dict[str, int]) -> Floats:
+def _purchases_of(customers: list[str], later: set[str], as_of: datetime) -> list[Rows]:
+    """(customer, sku) queries: their stored rows, or for `later` their orders by as_of."""
+    current = [c for c in customers if c not in later]
+    redo = [c for c in customers if c in later]
+    queries: list[Rows] = []
+    if current:
+        stored = select(CustomerProduct.customer_id, CustomerProduct.sku)
+        queries.append(stored.where(CustomerProduct.customer_id.in_(current)))
+    if redo:
+        raw = raw_sets(redo, as_of).subquery()
+        queries.append(select(raw.c.customer_id, raw.c.sku))
+    return queries
+
+
+def _joined(parts: list[Ints]) -> Ints:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+
+
+def _per_sku(skus: Sequence[str], counts: Mapping[str, int]) -> Floats:
     return np.array([counts.get(sku, 0) for sku in skus], dtype=np.float64)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, insert, update
 
 from shop.models import OrderItem, Product
-from shop.purchases import refresh_purchases
+from shop.purchases import add_purchases
 from templates import recommend
 from templates.recommend import Recommender
 from templates.recommend_rank import top_k
@@ -43,7 +43,7 @@ class Shop:
         ]
         with self.engine.begin() as connection:
             connection.execute(insert(OrderItem), lines)
-            refresh_purchases(connection, [customer])
+            add_purchases(connection, [order])
 
     def out_of_stock(self, *skus: str) -> None:
         with self.engine.begin() as connection:
