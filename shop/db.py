@@ -82,7 +82,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # 64 MiB: the hot index pages of a large shop; the OS page cache holds the rest. A bigger
     # cache only held a big run's dirty pages longer (256 MiB: 462 → 283 MB peak, no slower)
     cursor.execute("PRAGMA cache_size=-65536")
-    cursor.execute("PRAGMA temp_store=MEMORY")
+    # Temporary tables and big sorts in a file (the OS page cache), not in the process: an
+    # INSERT … SELECT reading the table it writes holds its whole result in a temporary
+    # table (the first run's expiries at 1M customers: 1.09 GB peak in memory)
+    cursor.execute("PRAGMA temp_store=FILE")
     cursor.close()
 
 
