@@ -98,10 +98,11 @@ def print_diff(connection: Connection, plan: Plan, console: Console) -> None:
 
 def print_import(result: ImportReport, console: Console) -> None:
     table = Table()
-    for header in ("File", "Rows", "Imported", "Bad"):
+    for header in ("File", "Rows", "Imported", "Bad", "Seconds"):
         table.add_column(header, justify="left" if header == "File" else "right")
     for file in result.files:
-        table.add_row(file.name, str(file.rows), str(file.imported), str(file.bad))
+        numbers = (file.rows, file.imported, file.bad)
+        table.add_row(file.name, *map(str, numbers), f"{file.seconds:.1f}")
     console.print(table)
     for warning in result.warnings:  # soft_wrap: a file:line never breaks across lines
         console.print(f"warning: {warning}", markup=False, soft_wrap=True)
@@ -112,6 +113,9 @@ def print_import(result: ImportReport, console: Console) -> None:
     rows = sum(file.rows for file in result.files)
     rate = rows / result.seconds if result.seconds else 0
     console.print(f"{rows} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s)")
+    if result.phases:
+        phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in result.phases.items())
+        console.print(f"after the files: {phases}")
 
 
 def print_preview(preview: Preview, campaign: str, out: Path | None, console: Console) -> None:

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, exists, select
 
 from shop.address_keys import keyer
-from shop.models import Customer
-from shop.suppressions import opted_out_keys
+from shop.models import Customer, Suppression
+from shop.suppressions import OPT_OUTS, opted_out_keys
 
 Lines = list[tuple[int, tuple[Any, ...]]]
 
@@ -27,7 +27,11 @@ CONSENT = {"email": "email_opt_in", "sms": "sms_opt_in"}
 
 
 class CustomerGuard:
-    """Adds each customer row's address hashes and keeps Leal's opt-outs and erasures."""
+    """Adds each customer row's address hashes and keeps Leal's opt-outs and erasures.
+
+    Hashing needs no database, so the parse helper does it (`with_keys`); what Leal recorded
+    is read by the writer, per batch (`rows`), and per row only when there is any: a shop
+    with no erasure and no opt-out yet (a first import) pays one EXISTS a batch."""
 
     def __init__(self, connection: Connection, columns: Sequence[str], region: str) -> None:
         assert tuple(columns[-len(KEY_COLUMNS) :]) == KEY_COLUMNS, "keys end the sink's row"
@@ -37,21 +41,35 @@ class CustomerGuard:
         self.id, self.email, self.phone = position["id"], position["email"], position["phone"]
         self.flags = {channel: position[name] for channel, name in CONSENT.items()}
 
+    def with_keys(self, lines: Lines) -> Lines:
+        """Each parsed row with its address hashes appended, as the sink's row ends."""
+        key, region, email, phone = self.keyer.key, self.region, self.email, self.phone
+        return [
+            (line, (*row, key("email", row[email]), key("sms", row[phone], region)))
+            for line, row in lines
+        ]
+
     def rows(self, lines: Lines, path: Path, warnings: list[str]) -> Lines:
-        """The rows to write: hashed, erased customers left out, Leal's opt-outs kept."""
+        """The rows to write: erased customers left out, Leal's opt-outs kept. (The upsert
+        itself never updates an erased customer either: shop.importer.)"""
+        if self._exists(Customer.erased_at.is_not(None)):
+            lines = self._without_erased(lines, path, warnings)
+        if self._exists(Suppression.reason.in_(OPT_OUTS)):
+            lines = self._keep_opt_outs(lines, path, warnings)
+        return lines
+
+    def _without_erased(self, lines: Lines, path: Path, warnings: list[str]) -> Lines:
         erased = self._erased({row[self.id] for _, row in lines})
-        hashed: Lines = []
+        kept: Lines = []
         for line, row in lines:
             if row[self.id] in erased:
                 warnings.append(
                     f"{path}:{line}: customer {row[self.id]!r} was erased in Leal: row ignored"
                     " (erase them in the shop too)"
                 )
-                continue
-            email, phone = row[self.email], row[self.phone]
-            keys = self.keyer.key("email", email), self.keyer.key("sms", phone, self.region)
-            hashed.append((line, (*row, *keys)))
-        return self._keep_opt_outs(hashed, path, warnings)
+            else:
+                kept.append((line, row))
+        return kept
 
     def _keep_opt_outs(self, lines: Lines, path: Path, warnings: list[str]) -> Lines:
         """An opt-in in the file for an address Leal recorded a "no" for is written as an
@@ -82,3 +100,6 @@ class CustomerGuard:
             return set()
         found = select(Customer.id).where(Customer.id.in_(ids), Customer.erased_at.is_not(None))
         return set(self.connection.scalars(found))
+
+    def _exists(self, condition: ColumnElement[bool]) -> bool:
+        return bool(self.connection.scalar(select(exists().where(condition))))

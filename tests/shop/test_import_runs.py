@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -197,3 +198,18 @@ def test_a_process_that_used_the_broker_still_imports_through_the_helper(
     importing.join(timeout=60)
     # then the import ends (the helper's fork used to hang in kombu's after-fork clean-up)
     assert done, "the import hung in its parse helper"
+
+
+def test_a_parse_helper_that_dies_fails_the_import_instead_of_hanging(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shop import import_parse
+
+    # given parse helpers that die before sending anything (killed for memory, say)
+    monkeypatch.setattr(import_parse, "BACKGROUND_BYTES", 0)
+    monkeypatch.setattr(import_parse, "_PATIENCE_S", 0.1)
+    monkeypatch.setattr(import_parse, "_work", lambda *_: os._exit(1))
+    # when a shop is imported, then the import fails at once and writes nothing
+    with pytest.raises(import_parse.ParseWorkerError, match="ended early"):
+        run(engine, write_shop(tmp_path), settings)
+    assert [table(engine, model) for model in TABLES] == [[]] * len(TABLES)

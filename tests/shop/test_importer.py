@@ -371,3 +371,16 @@ def test_values_the_renderer_or_the_database_would_choke_on_are_refused_at_their
     ok = by_key(engine, Customer, "id")["ok"]
     assert (ok["locale"], ok["timezone"]) == ("pt-BR", "America/Argentina/Buenos_Aires")
     assert by_key(engine, Product, "sku")["cup"]["url"] == "https://tienda.example/café?x=1#y"
+
+
+def test_a_header_that_is_not_valid_csv_is_reported_at_line_1(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given an orders file whose header holds a carriage return inside a field
+    write(tmp_path, "customers", *SHOP["customers"])
+    orders = write(tmp_path, "orders", "o1,ana,2026-03-28T23:30:00Z,25.99",
+                   header="order_id,customer_id\rx,ordered_at,total")  # fmt: skip
+    # when imported, then the file is a problem at its header, not a crash
+    report = run(engine, tmp_path, settings)
+    assert [p.split(" (")[0] for p in report.problems] == [f"{orders}:1: not valid CSV"]
+    assert counts(report) == [("customers.csv", 3, 3, 0), ("orders.csv", 0, 0, 0)]
