@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.proc_memory import proc_mb, process_tree  # noqa: E402
 from campaigns.config import DatabaseSettings  # noqa: E402
 from campaigns.demo import write_demo_settings  # noqa: E402
 from campaigns.loader import load_config  # noqa: E402
@@ -183,34 +184,13 @@ class _RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._done.wait(0.05):
-            self.peak_mb = max(self.peak_mb, sum(map(_rss_mb, _tree(self.pid))))
+            self.peak_mb = max(
+                self.peak_mb, sum(proc_mb(pid, "status", "VmRSS") for pid in process_tree(self.pid))
+            )
 
     def stop(self) -> None:
         self._done.set()
         self.join()
-
-
-def _tree(pid: int) -> list[int]:
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        try:
-            for task in os.listdir(f"/proc/{current}/task"):
-                children = Path(f"/proc/{current}/task/{task}/children").read_text()
-                pending += [int(child) for child in children.split()]
-        except OSError:
-            continue  # it ended between two reads
-    return found
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-    return int(match[1]) * 1024 / 1e6 if match else 0.0
 
 
 PHASES = ("settings", "expiries", "summaries", "plan", "recommendations", "ledger", "coupons",

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.proc_memory import proc_mb, process_tree  # noqa: E402
 from campaigns.config import DatabaseSettings  # noqa: E402
 from campaigns.demo import write_demo_settings  # noqa: E402
 from campaigns.loader import load_config  # noqa: E402
@@ -205,9 +206,9 @@ class _Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self._done.wait(0.05):
-            pids = _tree(self.pid)
-            each = [_kib(f"/proc/{pid}/status", "VmRSS") for pid in pids]
-            pss = sum(_kib(f"/proc/{pid}/smaps_rollup", "Pss") for pid in pids)
+            pids = process_tree(self.pid)
+            each = [proc_mb(pid, "status", "VmRSS") for pid in pids]
+            pss = sum(proc_mb(pid, "smaps_rollup", "Pss") for pid in pids)
             if sum(each) > self.rss_mb:
                 elapsed = time.perf_counter() - self.started
                 self.peak = f"at {elapsed:.0f} s: " + " + ".join(f"{mb:.0f}" for mb in each)
@@ -218,30 +219,6 @@ class _Sampler(threading.Thread):
     def stop(self) -> None:
         self._done.set()
         self.join()
-
-
-def _tree(pid: int) -> list[int]:
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        try:
-            for task in os.listdir(f"/proc/{current}/task"):
-                children = Path(f"/proc/{current}/task/{task}/children").read_text()
-                pending += [int(child) for child in children.split()]
-        except OSError:
-            continue  # it ended between two reads
-    return found
-
-
-def _kib(path: str, key: str) -> float:
-    """A `key: N kB` line of a /proc file, in MB (0 when the process is gone)."""
-    try:
-        content = Path(path).read_text()
-    except OSError:
-        return 0.0
-    match = re.search(rf"^{key}:\s+(\d+) kB", content, re.MULTILINE)
-    return int(match[1]) * 1024 / 1e6 if match else 0.0
 
 
 def _print_table(results: list[Measured], customers: int) -> None:

@@ -268,15 +268,7 @@ def _add_pairs(connection: Connection, skus: Sequence[str], delta: PairCounts) -
         {"sku": skus[row], "other": skus[column], "customers": int(count)}
         for row, column, count in zip(coo.row[keep], coo.col[keep], coo.data[keep], strict=True)
     ]
-    if not rows:
-        return
-    statement = upsert_insert(connection, ProductPair)
-    statement = statement.on_conflict_do_update(
-        index_elements=["sku", "other"],
-        set_={"customers": ProductPair.customers + statement.excluded.customers},
-    )
-    connection.execute(statement, rows)
-    if (coo.data < 0).any():
+    if _add_counts(connection, ProductPair, ["sku", "other"], rows) and (coo.data < 0).any():
         connection.execute(delete(ProductPair).where(ProductPair.customers == 0))
 
 
@@ -284,18 +276,24 @@ def _add_last_days(connection: Connection, delta: DayCounts) -> None:
     """product_last_days.customers += delta, and rows that fell to zero removed (a
     customer's last purchase of a product moved to a later day)."""
     rows = [{"day": on, "sku": sku, "customers": n} for (on, sku), n in delta.items() if n]
-    if not rows:
-        return
-    statement = upsert_insert(connection, ProductLastDay)
-    statement = statement.on_conflict_do_update(
-        index_elements=["day", "sku"],
-        set_={"customers": ProductLastDay.customers + statement.excluded.customers},
-    )
-    connection.execute(statement, rows)
     emptied = sorted({on for (on, _), n in delta.items() if n < 0})
-    if emptied:
+    if _add_counts(connection, ProductLastDay, ["day", "sku"], rows) and emptied:
         connection.execute(delete(ProductLastDay).where(
             ProductLastDay.day.in_(emptied), ProductLastDay.customers == 0))  # fmt: skip
+
+
+def _add_counts(
+    connection: Connection, model: type[Any], keys: list[str], rows: list[dict[str, Any]]
+) -> bool:
+    """`customers += n` for each keyed row, inserting the new ones; whether there were any."""
+    if not rows:
+        return False
+    statement = upsert_insert(connection, model)
+    statement = statement.on_conflict_do_update(
+        index_elements=keys, set_={"customers": model.customers + statement.excluded.customers}
+    )
+    connection.execute(statement, rows)
+    return True
 
 
 class PurchaseTracker:
