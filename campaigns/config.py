@@ -365,6 +365,11 @@ class Campaign(Strict):
     """Whether a recommendation may be something the customer already bought."""
     sms_max_segments: int = Field(2, ge=1, le=10)
     """The longest SMS allowed, in segments; a longer one is skipped (and `leal check` says)."""
+    holdout_percent: Decimal = Field(Decimal(10), ge=0, le=50, decimal_places=2)
+    """Share of the campaign's moments held out (never sent) to measure what it causes; the
+    same customers stay held out across runs ([measurement] holdout_salt). 0: no holdout."""
+    attribution_days: int = Field(7, ge=1, le=90)
+    """Days after the run in which a customer's orders count as the moment's conversion."""
 
     @field_validator("channels")
     @classmethod
@@ -372,6 +377,22 @@ class Campaign(Strict):
         if len(set(channels)) != len(channels):
             raise ValueError("a channel is listed twice")
         return channels
+
+
+class MeasurementSettings(Strict):
+    """How `leal report` measures what campaigns caused (docs/measurement.md)."""
+
+    holdout_salt: str = Field("leal", min_length=1)
+    """Mixed into the holdout hash; a new salt draws new holdout groups for every campaign."""
+    global_holdout_percent: Decimal = Field(Decimal(0), ge=0, le=50, decimal_places=2)
+    """Share of customers who get no marketing at all (every moment held out), to measure
+    the whole program; 0: none."""
+    gross_margin: Decimal = Field(Decimal("0.4"), ge=0, le=1)
+    """The shop's gross margin on revenue (0.4 = 40 %): incremental revenue becomes margin."""
+    cost_per_email: Decimal = Field(Decimal("0.001"), ge=0)
+    """What one sent email costs, in [shop] currency."""
+    cost_per_sms: Decimal = Field(Decimal("0.06"), ge=0)
+    """What one sent SMS costs, in [shop] currency."""
 
 
 class Settings(BaseSettings):
@@ -398,6 +419,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     workers: WorkersSettings = WorkersSettings()
     sending_hours: SendingHoursSettings = SendingHoursSettings()
+    measurement: MeasurementSettings = MeasurementSettings()
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
 
     @classmethod

@@ -1,8 +1,10 @@
 """Writing the plan to the outbox ledger, once.
 
-Rows are inserted with ON CONFLICT DO NOTHING on (campaign, customer, channel, occasion):
-a re-run, or two overlapping runs, cannot add a message twice. A message another run
-wrote first is reported as skipped, `already_in_outbox`.
+Planned messages are queued; held-out ones are kept with status `holdout` (never claimed,
+so never delivered) for the report to compare. Rows are inserted with ON CONFLICT DO NOTHING
+on (campaign, customer, channel, occasion): a re-run, or two overlapping runs, cannot add a
+message twice. A message another run wrote first is reported as skipped,
+`already_in_outbox`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from campaigns.plan import ALREADY_IN_OUTBOX, Message, Plan
+from campaigns.plan import ALREADY_IN_OUTBOX, PLANNED, Message, Plan
 from shop.models import OutboxMessage, Run
 from shop.sql import upsert_insert
 
@@ -33,9 +35,9 @@ def record_run(connection: Connection, plan: Plan, started_at: datetime) -> int:
             "summary": {},
         },
     ).scalar_one()
-    planned = plan.planned
-    for start in range(0, len(planned), _BATCH):
-        _insert_batch(connection, planned[start : start + _BATCH], plan, run_id, started_at)
+    recorded = plan.recorded
+    for start in range(0, len(recorded), _BATCH):
+        _insert_batch(connection, recorded[start : start + _BATCH], plan, run_id, started_at)
     return run_id
 
 
@@ -68,8 +70,8 @@ def _row(message: Message, plan: Plan, run_id: int, now: datetime) -> dict[str, 
         "channel": message.channel,
         "occasion": message.occasion,
         "priority": message.priority,
-        "status": QUEUED,
-        "reason": None,
+        "status": QUEUED if message.status == PLANNED else message.status,
+        "reason": message.reason,
         "context": message.context,
         "run_date": plan.run.run_date,
         "due_at": plan.run.at,

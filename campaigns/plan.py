@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, func, select
 
 from campaigns.config import Campaign, Channel
+from campaigns.holdout import HOLDOUT, HoldoutDraw
 from campaigns.loader import Config
 from campaigns.policies import Recipient, channel_block, recipient_columns
 from shop.models import Customer, OutboxMessage
@@ -50,6 +51,10 @@ class Message:
     def skip(self, reason: str) -> None:
         self.status, self.reason = SKIPPED, reason
 
+    def hold_out(self, reason: str) -> None:
+        """Kept in the ledger, never delivered: `holdout`, or `global_holdout` as reason."""
+        self.status, self.reason = HOLDOUT, (None if reason == HOLDOUT else reason)
+
     def as_json(self) -> dict[str, Any]:
         """The message as JSON values, sharing its context: `asdict` would deep-copy every
         context, which cost more than the whole plan at a million customers."""
@@ -75,7 +80,13 @@ class Plan:
 
     @property
     def planned(self) -> list[Message]:
+        """What will be delivered."""
         return [m for m in self.messages if m.status == PLANNED]
+
+    @property
+    def recorded(self) -> list[Message]:
+        """What the ledger keeps: planned and held-out messages."""
+        return [m for m in self.messages if m.status in (PLANNED, HOLDOUT)]
 
     def counts(self) -> dict[str, Counter[str]]:
         """campaign -> counts of 'planned' and of each skip reason."""
@@ -94,6 +105,7 @@ def make_plan(
     for name, campaign in campaigns:
         messages += _campaign_messages(connection, config, name, campaign, run)
     _apply_contact_budget(connection, messages, run.run_date, config)
+    _draw_holdouts(messages, config)
     return Plan(run, messages)
 
 
@@ -171,6 +183,23 @@ def _apply_contact_budget(
             message.skip(CONTACT_BUDGET)
         else:
             used[message.customer_id] += 1
+
+
+def _draw_holdouts(messages: Iterable[Message], config: Config) -> None:
+    """Among the messages that would go out, hold out each campaign's share of moments.
+
+    After consent, suppression and the contact budget, so the groups are drawn among the
+    reachable, and a held-out moment keeps its budget slot: the other campaigns see the
+    same world either way. Both channels of a moment share their customer's draw.
+    """
+    settings = config.settings
+    percents = {name: c.holdout_percent for name, c in settings.campaigns.items()}
+    draw = HoldoutDraw(settings.measurement, percents)
+    for message in messages:
+        if message.status == PLANNED:
+            reason = draw.reason(message.campaign, message.customer_id)
+            if reason is not None:
+                message.hold_out(reason)
 
 
 def _jsonable(value: Any) -> Any:

@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Connection, case, func, select
 
+from campaigns.holdout import GLOBAL_HOLDOUT, HOLDOUT
 from campaigns.plan import PLANNED, Plan
 from shop.models import CampaignPause, ChannelPause, OutboxMessage
 
 WAITING = ("queued", "retry", "sending")
+_HELD_OUT = (HOLDOUT, GLOBAL_HOLDOUT)
 _JSONL_CHUNK = 4096
 
 if TYPE_CHECKING:
@@ -42,12 +45,12 @@ def print_plan(result: RunResult, config: Config, console: Console) -> None:
     mode = "dry run, nothing written" if result.run_id is None else f"run #{result.run_id}"
     console.print(f"[bold]Daily run[/bold] {local:%Y-%m-%d %H:%M} {tz.key} ({mode})")
     table = Table(show_lines=False)
-    for header in ("Campaign", "Trigger", "Channels", "Moments", "Planned", "Skipped"):
-        numeric = header in ("Moments", "Planned")
+    for header in ("Campaign", "Channels", "Moments", "Planned", "Held out", "Skipped"):
+        numeric = header in ("Moments", "Planned", "Held out")
         table.add_column(
             header,
             justify="right" if numeric else "left",
-            no_wrap=header in ("Campaign", "Trigger"),
+            no_wrap=header == "Campaign",
             min_width=len(header),
         )
     counts = plan.counts()
@@ -56,13 +59,16 @@ def print_plan(result: RunResult, config: Config, console: Console) -> None:
             continue
         moments = {(m.customer_id, m.occasion) for m in plan.messages if m.campaign == name}
         tally = counts.get(name, Counter())
-        skipped = "\n".join(f"{r} {n}" for r, n in sorted(tally.items()) if r != PLANNED)
+        held = sum(n for r, n in tally.items() if r in _HELD_OUT)
+        skipped = "\n".join(
+            f"{r} {n}" for r, n in sorted(tally.items()) if r != PLANNED and r not in _HELD_OUT
+        )
         table.add_row(
-            name,
-            campaign.trigger,
+            f"{escape(name)}\n[dim]{escape(campaign.trigger)}[/dim]",  # its trigger below
             "+".join(campaign.channels),
             str(len(moments)),
             str(tally.get(PLANNED, 0)),
+            str(held),
             skipped or "-",
         )
     console.print(table)
@@ -87,7 +93,7 @@ def print_diff(connection: Connection, plan: Plan, console: Console) -> None:
         )
     }
     produced = {m.key for m in plan.messages}
-    added: list[tuple[str, ...]] = sorted(m.key for m in plan.planned)
+    added: list[tuple[str, ...]] = sorted(m.key for m in plan.recorded)
     gone = sorted(in_ledger - produced)
     for key in added:
         console.print(f"[green]+ {' '.join(key)}[/green]", markup=True)

@@ -28,7 +28,7 @@ CUSTOMERS = 40
 
 def _config(settings: Settings) -> Config:
     birthday = {"trigger": "birthday", "channels": ["email", "sms"], "template": "birthday",
-                "offer": {"percent_off": 15, "valid_days": 30}}  # fmt: skip
+                "holdout_percent": 0, "offer": {"percent_off": 15, "valid_days": 30}}  # fmt: skip
     data = settings.model_dump() | {"campaigns": {"birthday": birthday}}
     return Config(Settings(**data), None)
 

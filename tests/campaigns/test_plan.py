@@ -19,7 +19,12 @@ BIRTHDAY = date(1990, 6, 15)
 
 def _config(settings: Settings, max_per_day: int = 2, **campaigns: dict[str, Any]) -> Config:
     campaigns = campaigns or {
-        "birthday": {"trigger": "birthday", "channels": ["email", "sms"], "template": "birthday"}
+        "birthday": {
+            "trigger": "birthday",
+            "channels": ["email", "sms"],
+            "template": "birthday",
+            "holdout_percent": 0,
+        }
     }
     data = settings.model_dump() | {
         "campaigns": campaigns,
@@ -71,7 +76,12 @@ def test_contact_budget_goes_to_the_higher_priority(
 ) -> None:
     # given a customer matched by two campaigns and a budget of one message a day
     shop.customer("both", birth_date=BIRTHDAY)
-    birthday = {"trigger": "birthday", "channels": ["email"], "template": "birthday"}
+    birthday = {
+        "trigger": "birthday",
+        "channels": ["email"],
+        "template": "birthday",
+        "holdout_percent": 0,
+    }
     config = _config(
         settings,
         max_per_day=1,
@@ -115,7 +125,12 @@ def test_messages_already_sent_today_count_towards_the_budget(
 ) -> None:
     # given a customer who already got one message today from another campaign's run
     shop.customer("ana", birth_date=BIRTHDAY)
-    email_only = {"trigger": "birthday", "channels": ["email"], "template": "birthday"}
+    email_only = {
+        "trigger": "birthday",
+        "channels": ["email"],
+        "template": "birthday",
+        "holdout_percent": 0,
+    }
     daily_run(engine, _config(settings, max_per_day=1, first=email_only), AT)
     # when a second campaign plans for the same day
     result = daily_run(engine, _config(settings, max_per_day=1, second=email_only), AT)
@@ -150,7 +165,7 @@ def test_planned_emails_carry_the_products_picked_for_them(
         ])  # fmt: skip
         rebuild_purchases(connection)  # what an import of these lines does
     birthday = {"trigger": "birthday", "channels": ["email"], "template": "birthday",
-                "recommendations": 2}  # fmt: skip
+                "holdout_percent": 0, "recommendations": 2}  # fmt: skip
     # when the birthday campaign runs
     result = daily_run(engine, _config(settings, birthday=birthday), AT)
     # then Ana's email carries the filter first (bought with beans), never the beans
@@ -191,7 +206,7 @@ def test_a_run_issues_one_coupon_per_moment_and_a_rerun_keeps_it(
     # given a birthday campaign with an offer, on email and SMS, and a dry run first
     shop.customer("ana", birth_date=BIRTHDAY)
     birthday = {"trigger": "birthday", "channels": ["email", "sms"], "template": "birthday",
-                "offer": {"percent_off": 15, "valid_days": 30}}  # fmt: skip
+                "holdout_percent": 0, "offer": {"percent_off": 15, "valid_days": 30}}  # fmt: skip
     config = _config(settings, birthday=birthday)
     dry = daily_run(engine, config, AT, dry_run=True)
     # when the date runs, then runs again

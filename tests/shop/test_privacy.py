@@ -32,7 +32,7 @@ PII = (EMAIL, PHONE, FIRST, LAST, "611223344", "zelda.quintero")
 
 def _config(settings: Settings) -> Config:
     campaigns = {"birthday": {"trigger": "birthday", "channels": ["email", "sms"],
-                              "template": "birthday"}}  # fmt: skip
+                              "template": "birthday", "holdout_percent": 0}}  # fmt: skip
     return Config(Settings(**settings.model_dump() | {"campaigns": campaigns}), None)
 
 

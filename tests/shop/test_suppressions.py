@@ -27,7 +27,7 @@ BIRTHDAY = date(1990, 6, 15)
 
 def _config(settings: Settings) -> Config:
     campaigns = {"birthday": {"trigger": "birthday", "channels": ["email", "sms"],
-                              "template": "birthday"}}  # fmt: skip
+                              "template": "birthday", "holdout_percent": 0}}  # fmt: skip
     return Config(Settings(**settings.model_dump() | {"campaigns": campaigns}), None)
 
 

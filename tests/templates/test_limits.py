@@ -184,6 +184,11 @@ def _shop_copy(tmp_path: Path) -> Config:
     import shutil
 
     shutil.copytree(SHIPPED, tmp_path / "t", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    campaign = {"trigger": "birthday", "template": "birthday", "channels": ["email", "sms"]}
+    campaign = {
+        "trigger": "birthday",
+        "template": "birthday",
+        "holdout_percent": 0,
+        "channels": ["email", "sms"],
+    }
     settings = Settings(templates={"dir": str(tmp_path / "t")}, campaigns={"birthday": campaign})
     return Config(settings, None)

@@ -49,6 +49,7 @@ batch = 3
 trigger = "birthday"
 channels = ["email"]  # SMS waits for sending hours; the worker uses the real clock
 template = "birthday"
+holdout_percent = 0
 """,
         encoding="utf-8",
     )

@@ -30,7 +30,12 @@ SIGNER = Signer(b"k" * 32)
 
 
 def _config(settings: Settings, port: int) -> Config:
-    campaign = {"trigger": "birthday", "channels": ["email"], "template": "birthday"}
+    campaign = {
+        "trigger": "birthday",
+        "channels": ["email"],
+        "template": "birthday",
+        "holdout_percent": 0,
+    }
     data = settings.model_dump() | {
         "campaigns": {"birthday": campaign, "birthday_copy": campaign | {"priority": 1}},
         "delivery": {"email": "smtp"},
@@ -134,7 +139,12 @@ def test_refused_twilio_credentials_pause_the_sms_channel_not_the_message(
     # given three birthday SMS and a Twilio account that refuses our credentials (401)
     for n in range(3):
         shop.customer(f"c{n}", birth_date=date(1990, 6, 15), phone="+34600000005")
-    birthday = {"trigger": "birthday", "channels": ["sms"], "template": "birthday"}
+    birthday = {
+        "trigger": "birthday",
+        "channels": ["sms"],
+        "template": "birthday",
+        "holdout_percent": 0,
+    }
     data = settings.model_dump() | {"campaigns": {"birthday": birthday}}
     data["delivery"] = data["delivery"] | {"channel_pause_after_failures": 2}
     config = Config(Settings(**data), None)

@@ -51,7 +51,12 @@ def _planned(engine: Engine, settings: Settings, shop: ShopFactory, tmp_path: Pa
     """Birthday emails (no SMS) for CUSTOMERS customers, written to the outbox."""
     for n in range(CUSTOMERS):
         shop.customer(f"c{n:02d}", birth_date=date(1990, 6, 15), phone=None)
-    birthday = {"trigger": "birthday", "channels": ["email"], "template": "birthday"}
+    birthday = {
+        "trigger": "birthday",
+        "channels": ["email"],
+        "template": "birthday",
+        "holdout_percent": 0,
+    }
     data = settings.model_dump() | {
         "campaigns": {"birthday": birthday},
         "delivery": {"folder": tmp_path, "batch": CUSTOMERS},

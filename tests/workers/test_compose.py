@@ -116,7 +116,8 @@ def _birthdays_due(engine: Engine, settings: Settings, shop: ShopFactory, tmp_pa
     shop.product("mug", price_cents=1250)  # recommended: a price in each one's locale
     config = _config(settings, tmp_path)
     config = Config(config.settings.model_copy(update={"campaigns": {
-        "birthday": config.settings.campaigns["birthday"].model_copy(update={"channels": ["email"]})
+        "birthday": config.settings.campaigns["birthday"].model_copy(
+            update={"channels": ["email"], "holdout_percent": 0})
     }}), None)  # fmt: skip
     daily_run(engine, config, AT)
     with engine.begin() as connection:

@@ -51,6 +51,7 @@ security = "none"
 trigger = "birthday"
 channels = ["email"]
 template = "birthday"
+holdout_percent = 0
 recommendations = 0
 """, encoding="utf-8")  # fmt: skip
     return path

@@ -28,7 +28,7 @@ SIGNER = Signer(b"k" * 32)
 
 def _config(settings: Settings, folder: Path) -> Config:
     birthday = {"trigger": "birthday", "channels": ["email", "sms"], "template": "birthday",
-                "offer": {"percent_off": 15, "valid_days": 30}}  # fmt: skip
+                "holdout_percent": 0, "offer": {"percent_off": 15, "valid_days": 30}}  # fmt: skip
     data = settings.model_dump() | {
         "campaigns": {"birthday": birthday},
         "delivery": {"folder": folder},

@@ -54,7 +54,12 @@ def test_an_sms_due_at_night_waits_for_the_morning_without_losing_an_attempt(
 ) -> None:
     # given a birthday SMS planned for Ana in New York, delivered at 07:00 her time
     shop.customer("ana", birth_date=date(1990, 6, 15), timezone="America/New_York")
-    birthday = {"trigger": "birthday", "channels": ["sms"], "template": "birthday"}
+    birthday = {
+        "trigger": "birthday",
+        "channels": ["sms"],
+        "template": "birthday",
+        "holdout_percent": 0,
+    }
     data = settings.model_dump() | {
         "campaigns": {"birthday": birthday},
         "delivery": {"folder": tmp_path},

@@ -36,7 +36,12 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 
 def _config(settings: Settings, port: int) -> Config:
-    birthday = {"trigger": "birthday", "channels": ["email"], "template": "birthday"}
+    birthday = {
+        "trigger": "birthday",
+        "channels": ["email"],
+        "template": "birthday",
+        "holdout_percent": 0,
+    }
     data = settings.model_dump() | {
         "campaigns": {"birthday": birthday},
         "delivery": {"email": "smtp"},

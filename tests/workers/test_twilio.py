@@ -35,7 +35,12 @@ def test_each_twilio_answer_gets_its_outcome_and_stops_are_suppressed(
     # given birthday SMS for four numbers: fine, opted out (21610), invalid (21211), throttled
     for n in range(1, 5):
         shop.customer(f"c{n}", birth_date=date(1990, 6, 15), phone=f"+3460000000{n}")
-    birthday = {"trigger": "birthday", "channels": ["sms"], "template": "birthday"}
+    birthday = {
+        "trigger": "birthday",
+        "channels": ["sms"],
+        "template": "birthday",
+        "holdout_percent": 0,
+    }
     config = Config(
         Settings(**(settings.model_dump() | {"campaigns": {"birthday": birthday}})), None
     )
