@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -41,10 +41,14 @@ COLUMNS = {
     "order_items": ("order_id", "sku", "quantity", "unit_price"),
     "cart_events": ("cart_id", "customer_id", "sku", "quantity", "at"),
 }  # fmt: skip
+# Columns a file may also have, read when its header names them: an absent column, or an
+# empty value, is the default (no coupon, no discount).
+OPTIONAL = {"orders": ("coupon_code", "discount")}
 
 BATCH = 10_000  # rows per batch: big enough to amortise a query, small enough to stay flat
 Lines = list[tuple[int, Any]]  # (line number, values or reason)
 ID_SIZE = 64  # shop.models.ID
+CODE_SIZE = 32  # shop.models.Order.coupon_code, Coupon.code
 MAX_CENTS = 10**15  # 10 trillion in currency units: far below BigInteger's limit
 MAX_INTEGER = 2**31 - 1  # Integer columns (quantities, points) on PostgreSQL
 # A million of one product is beyond any shop's order, and keeps a line's total (at most
@@ -298,10 +302,32 @@ class RowParser:
         )  # fmt: skip
 
     def order(self, values: Sequence[str]) -> tuple[object, ...]:
+        """An order without the optional columns, whose defaults the database writes."""
         order_id, customer_id, ordered_at, total = values
         row = (ident("order_id", order_id), ident("customer_id", customer_id))
         at = utc_text(instant("ordered_at", ordered_at), ordered_at)
         return (*row, at, self.local_dates.of(at), self._total(total))
+
+    def order_with_coupon(self, values: Sequence[str]) -> tuple[object, ...]:
+        """An order with both optional columns, coupon_code and discount, last."""
+        *required, code, discount = values
+        return (*self.order(required), _coupon_code(code), _discount(discount))
+
+    def orders(self, optional: Sequence[str]) -> Callable[[Sequence[str]], tuple[object, ...]]:
+        """The order parser of a file whose header has these optional columns (in
+        OPTIONAL's order, after the required ones): the plain file keeps its fast parser."""
+        if not optional:
+            return self.order
+        if tuple(optional) == OPTIONAL["orders"]:
+            return self.order_with_coupon
+        where = [optional.index(c) if c in optional else None for c in OPTIONAL["orders"]]
+        width = len(COLUMNS["orders"])
+
+        def filled(values: Sequence[str]) -> tuple[object, ...]:  # a column absent: empty
+            extra = [values[width + i] if i is not None else "" for i in where]
+            return self.order_with_coupon((*values[:width], *extra))
+
+        return filled
 
     def item(self, values: Sequence[str]) -> tuple[object, ...]:
         order_id, sku, quantity, unit_price = values
@@ -367,6 +393,19 @@ def _plain_email(value: str) -> str | None:
     if any(domain == name or domain.endswith("." + name) for name in special):
         return None
     return f"{match[1]}@{domain}"
+
+
+def _coupon_code(value: str) -> str | None:
+    """Trimmed and upper-cased, as Leal writes its codes (campaigns.offers); any code is kept,
+    the shop's own too."""
+    code = value.strip().upper()
+    return text("coupon_code", code, CODE_SIZE) if code else None
+
+
+def _discount(value: str) -> int:
+    """Cents off the order, outside its total (what was paid): a free product's discount
+    exceeds its total of 0, so the two are not compared."""
+    return cents("discount", value) if value else 0
 
 
 def _birth_date(value: str) -> date | None:

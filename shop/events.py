@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from campaigns.config import Settings
-from shop.csv_rows import COLUMNS
+from shop.csv_rows import COLUMNS, OPTIONAL
 from shop.importer import import_dir
 
 KINDS = {"customer": "customers", "product": "products", "order": "orders", "cart": "cart_events"}
@@ -59,15 +59,16 @@ def _finite_float(text: str) -> float:
 def apply_event(
     engine: Engine, settings: Settings, kind: str, event: Mapping[str, Any]
 ) -> list[str]:
-    """Write one event (an order may carry its `items`); EventError if anything is wrong,
-    else the warnings of what was written."""
+    """Write one event (an order may carry its `items`, `coupon_code` and `discount`: a
+    coupon it redeems is marked by the import); EventError if anything is wrong, else the
+    warnings of what was written."""
     if kind not in KINDS:
         raise EventError([f"unknown event kind {kind!r} (known: {', '.join(KINDS)})"])
     _check_shape(kind, event)
     with tempfile.TemporaryDirectory(prefix="leal-event-") as folder:
         directory = Path(folder)
         name = KINDS[kind]
-        _write(directory / f"{name}.csv", COLUMNS[name], [event])
+        _write(directory / f"{name}.csv", (*COLUMNS[name], *OPTIONAL.get(name, ())), [event])
         if kind == "order":
             items = [
                 item | {"order_id": event.get("order_id", "")} for item in event.get("items", [])

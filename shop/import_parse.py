@@ -53,9 +53,10 @@ class FilePlan:
 
     name: str
     path: Path
-    columns: tuple[int, ...]  # where each expected column is
+    columns: tuple[int, ...]  # where each expected column is, then each optional one found
     width: int  # fields in the header
     prepare: Prepare
+    optional: tuple[str, ...] = ()  # the optional columns found (csv_rows.OPTIONAL's order)
 
 
 class ParseWorkerError(RuntimeError):
@@ -94,7 +95,7 @@ def _batches(
 ) -> Iterator[Batch]:
     """The file's rows after its header, parsed and prepared for the writer: with `share`
     (k, n), those of its k-th block of every n."""
-    parse = _parsers(settings)[plan.name]
+    parse = _parser(plan, settings)
     pick = itemgetter(*plan.columns)
     with plan.path.open("rb") as handle:
         source = CsvBlocks(handle)
@@ -113,15 +114,16 @@ def _batches(
             yield plan.prepare(good), bad
 
 
-def _parsers(settings: Settings) -> dict[str, Callable[[Sequence[str]], tuple[object, ...]]]:
+def _parser(plan: FilePlan, settings: Settings) -> Callable[[Sequence[str]], tuple[object, ...]]:
     parser = RowParser(settings)
-    return {
+    parsers = {
         "customers": parser.customer,
         "products": parser.product,
-        "orders": parser.order,
+        "orders": parser.orders(plan.optional),
         "order_items": parser.item,
         "cart_events": parser.cart_event,
     }
+    return parsers[plan.name]
 
 
 def _received(helpers: list[tuple[Queue[Any], int]]) -> Iterator[Batch]:

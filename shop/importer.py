@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, Index, Table, func, literal, select
 
 from campaigns.config import Settings
 from shop.carts import refresh_carts
-from shop.csv_rows import COLUMNS, Lines, show
+from shop.csv_rows import COLUMNS, OPTIONAL, Lines, show
 from shop.db import writer
 from shop.import_consent import CustomerGuard
 from shop.import_csv import CsvBlocks
@@ -34,6 +34,7 @@ from shop.import_parse import FilePlan, Prepare, parsed_files
 from shop.import_write import Sink, Target, encoded, order_sink, sink
 from shop.models import CartEvent, Customer, LedgerEntry, Order, OrderItem, Product
 from shop.purchases import PurchaseTracker
+from shop.redemptions import mark_redemptions
 from shop.stats import refresh_customer_stats
 
 # Per file: (position in the parsed row, CSV column, the column it must exist in).
@@ -53,6 +54,9 @@ TARGETS = {
     "order_items": Target(OrderItem, ("order_id", "sku"), update=True),
     "cart_events": Target(CartEvent, ("cart_id", "sku", "at")),
 }
+# The columns a file's optional ones fill (csv_rows.OPTIONAL): a file without any leaves them
+# out, to the database's defaults, and is written as it was before they existed.
+FILLED_BY_OPTIONAL = {"orders": ("coupon_code", "discount_cents")}
 BULK_BYTES = 1 << 20  # files from this size go through COPY on PostgreSQL
 
 
@@ -107,6 +111,8 @@ def import_dir(
         else:
             with _timed(report, "indexes"):
                 deferred.rebuild()
+            with _timed(report, "redemptions"):
+                loader.mark_redemptions()
             with _timed(report, "summaries"):
                 loader.refresh_summaries(on or datetime.now(settings.shop.tz).date())
             with _timed(report, "commit"):
@@ -209,14 +215,17 @@ class _Loader:
         layout = self._header(file)
         if layout is None:
             return
-        columns, width = layout
+        columns, width, optional = layout
         bulk = file.path.stat().st_size >= BULK_BYTES
         target = TARGETS[file.name]
+        if not optional and file.name in FILLED_BY_OPTIONAL:
+            target = replace(target, skip=(*target.skip, *FILLED_BY_OPTIONAL[file.name]))
         if file.name == "orders":
             file.sink = order_sink(self.connection, target, self.settings.loyalty, bulk=bulk)
         else:
             file.sink = sink(self.connection, target, bulk=bulk)
-        file.plan = FilePlan(file.name, file.path, columns, width, self._prepare(file, file.sink))
+        prepare = self._prepare(file, file.sink)
+        file.plan = FilePlan(file.name, file.path, columns, width, prepare, optional)
 
     def _prepare(self, file: _File, writes: Sink) -> Prepare:
         """What the parse helper does to a block's good rows after parsing them."""
@@ -225,9 +234,9 @@ class _Loader:
             return lambda lines: encoded(guard.with_keys(lines), encoders)
         return lambda lines: encoded(lines, encoders)
 
-    def _header(self, file: _File) -> tuple[tuple[int, ...], int] | None:
-        """Where each expected column is, and how many there are; None (and problems) when
-        the file is unusable."""
+    def _header(self, file: _File) -> tuple[tuple[int, ...], int, tuple[str, ...]] | None:
+        """Where each expected column is (then each optional one the header has), how many
+        there are, and which optional ones; None (and problems) when the file is unusable."""
         try:
             with file.path.open("rb") as handle:
                 header = CsvBlocks(handle).header()
@@ -238,8 +247,10 @@ class _Loader:
             file.problems.append(f"{file.path}:1: the file is empty (a header row is needed)")
             return None
         names = [column.strip() for column in header]
-        wanted = COLUMNS[file.name]
-        problems = [f"missing column {column}" for column in wanted if column not in names]
+        required = COLUMNS[file.name]
+        optional = tuple(column for column in OPTIONAL.get(file.name, ()) if column in names)
+        wanted = (*required, *optional)
+        problems = [f"missing column {column}" for column in required if column not in names]
         problems += [
             f"column {column} appears twice" for column in wanted if names.count(column) > 1
         ]
@@ -248,7 +259,7 @@ class _Loader:
             return None
         if extra := [column or "(unnamed)" for column in names if column not in wanted]:
             file.warnings.append(f"{file.path}:1: extra columns ignored: {', '.join(extra)}")
-        return tuple(names.index(column) for column in wanted), len(names)
+        return tuple(names.index(column) for column in wanted), len(names), optional
 
     def _batch(self, file: _File, good: Lines, bad: Lines) -> None:
         assert file.sink is not None
@@ -283,6 +294,16 @@ class _Loader:
             else:
                 bad.append((line, f"unknown {column} {show(row[position])}"))
         return kept
+
+    def mark_redemptions(self) -> None:
+        """Coupons redeemed by the orders this import wrote, named by their earn entries
+        (every order, on a first import)."""
+        if not self.orders_written:
+            return
+        written = None
+        if self.ledger_before:
+            written = select(LedgerEntry.order_id).where(LedgerEntry.id > self.ledger_before)
+        mark_redemptions(self.connection, written)
 
     def refresh_summaries(self, on: date) -> None:
         """Summaries of the customers with new orders and of the carts with new events

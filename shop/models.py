@@ -93,13 +93,22 @@ class Product(Base):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_customer_at", "customer_id", "ordered_at"),)
+    __table_args__ = (  # covering: the report reads each customer's dates and totals
+        Index("ix_orders_customer_at", "customer_id", "ordered_at", "local_date", "total_cents"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
     ordered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     local_date: Mapped[date] = mapped_column(Date)  # in the shop's time zone
-    total_cents: Mapped[int] = mapped_column(BigInteger)
+    total_cents: Mapped[int] = mapped_column(BigInteger)  # what the customer paid
+    # The code the order used, normalized (trimmed, upper-case): one of Leal's coupons
+    # (shop.redemptions) or the shop's own.
+    coupon_code: Mapped[str | None] = mapped_column(String(32))
+    # Taken off the order, outside total_cents. Not null: an order without one had none,
+    # and sums need no COALESCE. The database's default (no Python one), so an INSERT that
+    # leaves the column out, as the import of a file without it does, binds nothing for it.
+    discount_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class OrderItem(Base):
@@ -299,7 +308,10 @@ class Coupon(Base):
     free_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_on: Mapped[date] = mapped_column(Date)  # shop-local, last valid day
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set once, by the first order of the same customer that carried the code
+    # (shop.redemptions): its ordered_at, even past expires_on, and its id.
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redeemed_order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"))
 
 
 class CampaignPause(Base):

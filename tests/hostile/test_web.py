@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from campaigns.config import Settings
 from campaigns.loader import Config
-from shop.csv_rows import COLUMNS
+from shop.csv_rows import COLUMNS, OPTIONAL
 from shop.db import make_engine
 from shop.models import CartEvent, Customer, Order, Product
 from shop.suppressions import described_suppressions
@@ -34,7 +34,8 @@ KEYS = {"customer": (Customer, Customer.id, "customer_id"),
         "order": (Order, Order.id, "order_id"),
         "cart": (CartEvent, CartEvent.cart_id, "cart_id")}  # fmt: skip
 FIELDS = {"customer": COLUMNS["customers"], "product": COLUMNS["products"],
-          "order": COLUMNS["orders"], "cart": COLUMNS["cart_events"]}  # fmt: skip
+          "order": (*COLUMNS["orders"], *OPTIONAL["orders"]),
+          "cart": COLUMNS["cart_events"]}  # fmt: skip
 
 
 def _payloads() -> list[str]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, date, datetime
+
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
 from campaigns.config import Settings
 from campaigns.loader import Config
-from shop.models import Order, OrderItem, Product
+from shop.models import Coupon, Order, OrderItem, Product
 from templates.unsubscribe import SECRET_ENV
 from tests.factories import ShopFactory
 from workers.web import EVENTS_TOKEN_ENV, create_app
@@ -71,3 +74,36 @@ def test_a_malformed_event_is_422_and_writes_nothing(
 def test_a_well_formed_order_with_items_still_applies(client: TestClient) -> None:
     answer = client.post("/events/order", content=ORDER % f"[{ITEM}]", headers=BEARER)
     assert answer.status_code == 200, answer.text
+
+
+def test_an_order_event_carries_its_coupon_and_discount_and_redeems_the_coupon(
+    client: TestClient, engine: Engine
+) -> None:
+    # given a coupon Leal issued to Ana
+    with engine.begin() as connection:
+        connection.execute(insert(Coupon), {
+            "code": "ANAAA-CODE2", "campaign": "birthday", "customer_id": "ana",
+            "occasion": "2026", "percent_off": 10, "free_shipping": False,
+            "expires_on": date(2026, 6, 30), "created_at": datetime(2026, 6, 1, tzinfo=UTC),
+        })  # fmt: skip
+    order = json.loads(ORDER % f"[{ITEM}]") | {"coupon_code": "anaaa-code2", "discount": 0.25}
+    # when the shop posts an order with the code and a discount (a JSON number)
+    answer = client.post("/events/order", json=order, headers=BEARER)
+    # then it applies, the order keeps both, and the coupon is redeemed by it
+    assert answer.status_code == 200, answer.text
+    with engine.connect() as connection:
+        stored = connection.execute(select(Order.coupon_code, Order.discount_cents)).one()
+        coupon = connection.execute(select(Coupon.redeemed_order_id, Coupon.redeemed_at)).one()
+    assert tuple(stored) == ("ANAAA-CODE2", 25)
+    assert tuple(coupon) == ("o1", datetime(2026, 6, 14, 10, tzinfo=UTC))
+
+
+def test_an_order_event_with_a_bad_discount_is_422_and_writes_nothing(
+    client: TestClient, engine: Engine
+) -> None:
+    order = json.loads(ORDER % "[]") | {"discount": "-1.00"}
+    answer = client.post("/events/order", json=order, headers=BEARER)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == ["orders: discount '-1.00' is negative"]
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Order)) == 0

@@ -1,0 +1,193 @@
+"""An order carrying a coupon Leal issued to its customer marks it redeemed: once, by the
+first order, whatever the path or how often the files come again."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, update
+
+from campaigns.config import Settings
+from shop import csv_rows, import_parse, importer
+from shop.events import apply_event
+from shop.models import Coupon, Order
+from tests.shop.import_files import SHOP, by_key, run, write
+
+HEADER = "order_id,customer_id,ordered_at,total,coupon_code,discount"
+ANA, BO = "ANAAA-CODE2", "BOBBB-CODE3"  # Ana's and Bo's coupons
+CREATED = datetime(2026, 6, 1, 9, tzinfo=UTC)
+
+
+def _shop(engine: Engine, settings: Settings, folder: Path, **expires: date) -> None:
+    """The customers of the sample shop, with one open coupon each for Ana and Bo."""
+    folder.mkdir()
+    write(folder, "customers", *SHOP["customers"])
+    run(engine, folder, settings)
+    _coupon(engine, ANA, "ana", expires.get("ana", date(2026, 6, 30)))
+    _coupon(engine, BO, "bo", expires.get("bo", date(2026, 6, 30)))
+
+
+def _coupon(engine: Engine, code: str, customer_id: str, expires_on: date) -> None:
+    row = {"code": code, "campaign": "birthday", "customer_id": customer_id,
+           "occasion": "2026", "percent_off": 10, "free_shipping": False,
+           "created_at": CREATED, "expires_on": expires_on}  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(insert(Coupon), row)
+
+
+def _orders(engine: Engine, settings: Settings, folder: Path, *lines: str) -> list[str]:
+    """Import these orders (with the coupon columns); the problems reported."""
+    folder.mkdir()
+    write(folder, "orders", *lines, header=HEADER)
+    return run(engine, folder, settings).problems
+
+
+def _redeemed(engine: Engine) -> dict[str, tuple[Any, Any]]:
+    return {
+        code: (row["redeemed_order_id"], row["redeemed_at"])
+        for code, row in by_key(engine, Coupon, "code").items()
+    }
+
+
+def test_an_order_with_its_customers_code_marks_the_coupon_redeemed(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given open coupons for Ana and Bo
+    _shop(engine, settings, tmp_path / "shop")
+    # when Ana orders with her code, written as a person types it
+    problems = _orders(
+        engine, settings, tmp_path / "orders",
+        "o1,ana,2026-06-10T12:00:00+02:00,40.00, anaaa-code2 ,5.50",
+        "o2,ana,2026-06-11T12:00:00+02:00,10.00,,",
+    )  # fmt: skip
+    # then her coupon is redeemed by that order at its instant, and Bo's is still open
+    assert problems == []
+    assert _redeemed(engine) == {
+        ANA: ("o1", datetime(2026, 6, 10, 10, tzinfo=UTC)),
+        BO: (None, None),
+    }
+    # and the order keeps the normalized code and the discount in cents
+    orders = by_key(engine, Order, "id")
+    assert [(orders[o]["coupon_code"], orders[o]["discount_cents"]) for o in ("o1", "o2")] == [
+        (ANA, 550),
+        (None, 0),
+    ]
+
+
+def test_another_customers_code_or_an_unknown_one_is_kept_and_redeems_nothing(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given open coupons for Ana and Bo
+    _shop(engine, settings, tmp_path / "shop")
+    # when Cy orders with Ana's code (a shared code) and Bo with the shop's own code
+    problems = _orders(
+        engine, settings, tmp_path / "orders",
+        f"o1,cy,2026-06-10T10:00:00Z,40.00,{ANA},4.00",
+        "o2,bo,2026-06-10T11:00:00Z,20.00,summer-24,2.00",
+    )  # fmt: skip
+    # then no coupon is redeemed, and both orders keep the code they carried
+    assert problems == []
+    assert _redeemed(engine) == {ANA: (None, None), BO: (None, None)}
+    orders = by_key(engine, Order, "id")
+    assert (orders["o1"]["coupon_code"], orders["o2"]["coupon_code"]) == (ANA, "SUMMER-24")
+
+
+def test_of_two_orders_with_one_code_the_earliest_wins_and_keeps_it(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given Ana's open coupon
+    _shop(engine, settings, tmp_path / "shop")
+    # when one import holds two of her orders with it, the later one first in the file,
+    # and a tie at the same instant (the smaller id wins it)
+    _orders(
+        engine, settings, tmp_path / "first",
+        f"o3,ana,2026-06-12T10:00:00Z,40.00,{ANA},4.00",
+        f"o2,ana,2026-06-11T10:00:00Z,40.00,{ANA},4.00",
+        f"o9,bo,2026-06-11T10:00:00Z,40.00,{BO},4.00",
+        f"o8,bo,2026-06-11T10:00:00Z,40.00,{BO},4.00",
+    )  # fmt: skip
+    # then the earliest order redeemed each coupon
+    first = {
+        ANA: ("o2", datetime(2026, 6, 11, 10, tzinfo=UTC)),
+        BO: ("o8", datetime(2026, 6, 11, 10, tzinfo=UTC)),
+    }
+    assert _redeemed(engine) == first
+    # when a later import brings an even earlier order with the same code (while another
+    # coupon is still open)
+    _coupon(engine, "CYYYY-CODE4", "cy", date(2026, 6, 30))
+    line = f"o1,ana,2026-06-10T10:00:00Z,9.00,{ANA},1.00"
+    assert _orders(engine, settings, tmp_path / "later", line) == []
+    # then the coupon stays with the order that redeemed it first
+    assert _redeemed(engine) == first | {"CYYYY-CODE4": (None, None)}
+
+
+def test_importing_the_same_orders_again_changes_nothing(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given Ana's coupon redeemed by an import
+    _shop(engine, settings, tmp_path / "shop")
+    line = f"o1,ana,2026-06-10T10:00:00Z,40.00,{ANA},4.00"
+    _orders(engine, settings, tmp_path / "first", line)
+    before = (_redeemed(engine), by_key(engine, Order, "id"))
+    # when the same order comes again, in a file and as an event
+    _orders(engine, settings, tmp_path / "again", line)
+    event = dict(zip(HEADER.split(","), line.split(","), strict=True))
+    apply_event(engine, settings, "order", event)
+    # then the coupon and the order are as they were
+    assert (_redeemed(engine), by_key(engine, Order, "id")) == before
+    assert before[0][ANA][0] == "o1"
+
+
+def test_an_expired_coupon_is_recorded_as_redeemed_late(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given Ana's coupon whose last valid day was 5 June
+    _shop(engine, settings, tmp_path / "shop", ana=date(2026, 6, 5))
+    # when she orders with it on 10 June (the shop's checkout honoured it)
+    _orders(engine, settings, tmp_path / "orders", f"o1,ana,2026-06-10T10:00:00Z,40.00,{ANA},4")
+    # then it is recorded redeemed, at the order's instant, after its last valid day
+    order_id, redeemed_at = _redeemed(engine)[ANA]
+    assert order_id == "o1"
+    assert redeemed_at.astimezone(settings.shop.tz).date() > date(2026, 6, 5)
+
+
+def test_a_coupon_redeemed_already_is_never_moved(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given Ana's coupon redeemed by the shop's own record (no order known to Leal)
+    _shop(engine, settings, tmp_path / "shop")
+    with engine.begin() as connection:
+        connection.execute(update(Coupon).where(Coupon.code == ANA).values(redeemed_at=CREATED))
+    # when an order with her code is imported
+    _orders(engine, settings, tmp_path / "orders", f"o1,ana,2026-06-10T10:00:00Z,40.00,{ANA},4")
+    # then the coupon keeps its redemption
+    assert _redeemed(engine)[ANA] == (None, CREATED)
+
+
+@pytest.mark.parametrize("path", ["bulk", "rows"])
+def test_both_import_paths_mark_the_same_coupons(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # given blocks of 2 rows and the bulk path (parse helpers, COPY) or the row path
+    monkeypatch.setattr(csv_rows, "BATCH", 2)
+    bulk = path == "bulk"
+    monkeypatch.setattr(importer, "BULK_BYTES", 0 if bulk else 1 << 40)
+    monkeypatch.setattr(import_parse, "BACKGROUND_BYTES", 0 if bulk else 1 << 40)
+    _shop(engine, settings, tmp_path / "shop")
+    # when the orders that redeem the coupons fall in different blocks, the earliest last
+    _orders(
+        engine, settings, tmp_path / "orders",
+        f"o4,ana,2026-06-13T10:00:00Z,40.00,{ANA},4.00",
+        "o5,bo,2026-06-13T10:00:00Z,40.00,,",
+        f"o6,ana,2026-06-12T10:00:00Z,40.00,{BO},4.00",
+        f"o7,bo,2026-06-14T10:00:00Z,40.00,{BO},4.00",
+        f"o1,ana,2026-06-10T10:00:00Z,40.00,{ANA},4.00",
+    )  # fmt: skip
+    # then each coupon is redeemed by its customer's earliest order with it
+    assert {code: order for code, (order, _) in _redeemed(engine).items()} == {
+        ANA: "o1",
+        BO: "o7",
+    }
