@@ -10,7 +10,9 @@ the real `leal import` into a fresh SQLite file (and a fresh PostgreSQL schema w
 - `leal import DIR`: rows/s and peak memory;
 - the first `leal run --no-deliver` after the import (it books every lot that ever expired);
 - `leal run --dry-run --format jsonl` the next day (84k lines at 1M customers);
-- that next day's `leal run --no-deliver`: the steady state.
+- that next day's `leal run --no-deliver`: the steady state;
+- `leal report --format json` over both days: each campaign's holdout comparison and the
+  loyalty KPIs of the period.
 
 Phases come from `leal run --timings`, printed by the command itself. Peak RSS is sampled
 from /proc over the command's whole process tree (an import parses in a helper process)
@@ -135,11 +137,13 @@ def _bench(url: str, data: Path, rows: int, args: argparse.Namespace) -> list[Me
         [*leal, "run", "--dry-run", "--format", "jsonl", "--timings", "--date", str(NEXT_DAY)],
     )
     steady = _measure("next day's leal run", [*run, "--date", NEXT_DAY.isoformat()])
+    period = ["--from", FIRST_DAY.isoformat(), "--to", NEXT_DAY.isoformat()]
+    report = _measure("leal report json", [*leal, "report", *period, "--format", "json"])
     if url.startswith("sqlite") and not args.keep:
         database = url.removeprefix("sqlite:///")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
-    return [imported, first, dry, steady]
+    return [imported, first, dry, steady, report]
 
 
 def _settings_file(url: str, args: argparse.Namespace) -> Path:

@@ -15,7 +15,7 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.naive import naive_matches  # noqa: E402
+from bench.timing import best_of  # noqa: E402
 from campaigns.config import DatabaseSettings  # noqa: E402
 from campaigns.loader import Config, load_config  # noqa: E402
 from campaigns.plan import make_plan  # noqa: E402
@@ -56,7 +57,7 @@ def main() -> None:
         customers = connection.scalar(select(Customer.id).order_by(Customer.id.desc()).limit(1))
         print(f"shop: {path} ({args.customers:,} customers; last id {customers})")
         matched, total = _time_triggers(connection, run, args.repeat)
-        plan_s, plan = _best(lambda: make_plan(connection, config, run), args.repeat)
+        plan_s, plan = best_of(lambda: make_plan(connection, config, run), args.repeat)
         print(f"{'whole plan':<16}{len(plan.planned):>10,} planned {plan_s:>9.3f} s")
         _naive(connection, run, matched, total, args)
 
@@ -114,15 +115,6 @@ def _build(engine: Engine, config: Config, data: Path, args: argparse.Namespace)
     shutil.rmtree(data)
 
 
-def _best(work: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = work()
-        best = min(best, time.perf_counter() - started)
-    return best, result
-
-
 def _time_triggers(
     connection: Connection, run: RunContext, repeat: int
 ) -> tuple[dict[str, set[str]], float]:
@@ -130,7 +122,7 @@ def _time_triggers(
     total = 0.0
     for name, trigger in TRIGGERS.items():
         query = trigger.candidates(trigger.params(), run)
-        seconds, rows = _best(partial(_fetch_all, connection, query), repeat)
+        seconds, rows = best_of(partial(_fetch_all, connection, query), repeat)
         matched[name] = {row.customer_id for row in rows}
         total += seconds
         print(f"{name:<16}{len(rows):>10,} moments {seconds:>9.3f} s")

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from campaigns import cli_delivery, report
 from campaigns.check import check_config
 from campaigns.cli_privacy import customer
+from campaigns.cli_report import report as report_command
 from campaigns.daily import RunInstantError, RunResult, daily_run, run_instant
 from campaigns.loader import DEFAULT_FILE, Config, ConfigError, Problem, load_config
 from campaigns.plan import PlanError
@@ -302,6 +303,7 @@ for _command in cli_delivery.COMMANDS:  # send, recover, status, resume, requeue
     main.add_command(_command)
 
 main.add_command(customer)
+main.add_command(report_command)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
-"""`leal demo`: a synthetic shop, imported and run today, on its own SQLite file, with
+"""`leal demo`: a synthetic shop, imported, its past four weeks of runs simulated with a
+known effect (campaigns.demo_story), run today and reported on, on its own SQLite file, with
 its own settings file beside it so that every other command can be pointed at it."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 
 from campaigns.config import DatabaseSettings, Settings
 from campaigns.daily import RunResult, daily_run, run_instant
+from campaigns.demo_story import STORY_DAYS, Truth, run_past_days, simulate_answers
 from campaigns.loader import Config
 from campaigns.preview import PreviewError, make_preview
 from campaigns.report import print_delivery, print_import, print_plan
@@ -61,6 +63,8 @@ def run_demo(
     print_import(
         import_dir(engine, data, settings, on=at.astimezone(settings.shop.tz).date()), console
     )
+    run_past_days(engine, config, at)
+    truth = simulate_answers(engine, config, at, data / "answers", seed)
     result = daily_run(engine, config, at)
     print_plan(result, config, console)
     _write_previews(engine, config, result, directory / "previews", console)
@@ -70,7 +74,39 @@ def run_demo(
                         clock=lambda: max(datetime.now(UTC), at))  # fmt: skip
     console.print(f"Delivered to {delivery.folder}:")
     print_delivery(tally, console)
+    _report(engine, config, at, truth, directory / "report.html", console)
     _print_next_steps(shown / settings_file.name, result, console)
+
+
+def _report(
+    engine: Engine, config: Config, at: datetime, truth: Truth, path: Path, console: Console
+) -> None:
+    """The report of the story's weeks, beside the effect each campaign really had."""
+    from reports.build import build_report
+    from reports.render_html import render_html
+    from reports.render_text import print_report
+
+    today = at.astimezone(config.settings.shop.tz).date()
+    with engine.connect() as connection:
+        data = build_report(connection, config, today - timedelta(days=STORY_DAYS), today)
+    print_report(data, console)
+    console.print("What the story really caused, beside what the report measured:")
+    for campaign in data["campaigns"]:
+        effect = truth.effect(campaign["name"])
+        uplift = campaign["conversion_uplift"]
+        if effect is None or uplift["ci95"] is None:
+            continue
+        low, high = uplift["ci95"]
+        inside = "inside" if low <= effect <= high else "outside"
+        console.print(
+            f"  {campaign['name']}: caused {effect * 100:+.1f} pp; measured "
+            f"{uplift['estimate'] * 100:+.1f} pp, 95 % interval {low * 100:+.1f} to "
+            f"{high * 100:+.1f} pp ({inside})",
+            markup=False,
+            soft_wrap=True,
+        )
+    path.write_text(render_html(data), encoding="utf-8")
+    console.print(f"Report: {path}", markup=False, soft_wrap=True)
 
 
 def write_demo_settings(config: Config, settings: Settings, path: Path) -> Path:

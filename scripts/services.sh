@@ -47,3 +47,5 @@ ensure_postgres
 ensure_redis
 # the SMTP TLS test makes its certificate with the openssl command
 command -v openssl >/dev/null || apt_install openssl
+# the HTML report test opens the report in headless Chromium
+command -v chromium >/dev/null || apt_install chromium chromium-driver
