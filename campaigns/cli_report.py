@@ -55,6 +55,8 @@ def report(
             data = build_report(connection, config, first, last, campaign=campaign, seed=seed)
     except ReportError as error:
         raise click.UsageError(str(error)) from None
+    finally:
+        engine.dispose()  # the report reads once; no connection outlives the command
     _write(data, fmt, out)
 
 

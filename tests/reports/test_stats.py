@@ -20,7 +20,7 @@ from reports.stats import (
     revenue_uplift,
 )
 
-pytestmark = pytest.mark.filterwarnings("error")  # no RuntimeWarning leaks, even at the edges
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # none leaks, even at the edges
 
 
 def arm(
