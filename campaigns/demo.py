@@ -147,7 +147,7 @@ def _shown(directory: Path) -> Path:
 
 def _print_next_steps(settings_file: Path, result: RunResult, console: Console) -> None:
     campaign = next((m.campaign for m in result.plan.planned), None)
-    commands = ["run --dry-run", "status"]
+    commands = ["run --dry-run", "status", "report"]
     if campaign:
         commands.insert(1, f"preview {campaign}")
     console.print(f"Next, on the demo shop (or export LEAL_SETTINGS={settings_file}):")
