@@ -21,6 +21,7 @@ from sqlalchemy import (
     Connection,
     Date,
     Integer,
+    Label,
     Select,
     Subquery,
     and_,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     values,
 )
 
+from campaigns.config import Channel
 from campaigns.holdout import GLOBAL_HOLDOUT, HOLDOUT
 from reports.stats import ArmOutcomes
 from shop.models import Coupon, Order, OutboxMessage, Run
@@ -42,10 +44,15 @@ SENT = "sent"
 class MomentRow(NamedTuple):
     treated: int
     global_holdout: int
-    sent: int
+    sent_email: int
+    sent_sms: int
     day: date
     orders: int
     revenue_cents: int
+
+    @property
+    def sent(self) -> int:
+        return self.sent_email + self.sent_sms
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,8 @@ def campaign_outcomes(
         select(
             moments.c.treated,
             moments.c.global_holdout,
-            moments.c.sent,
+            moments.c.sent_email,
+            moments.c.sent_sms,
             windows.c.day,
             func.count(Order.id),
             func.coalesce(func.sum(Order.total_cents), 0),
@@ -102,20 +110,23 @@ def campaign_outcomes(
             moments.c.occasion,
             moments.c.treated,
             moments.c.global_holdout,
-            moments.c.sent,
+            moments.c.sent_email,
+            moments.c.sent_sms,
             windows.c.day,
         )
     )
     # int(): PostgreSQL sums BIGINT as NUMERIC
     rows = [
-        MomentRow(t, g, int(n), day, int(o), int(r))
-        for t, g, n, day, o, r in connection.execute(query)
+        MomentRow(t, g, int(e), int(s), day, int(o), int(r))
+        for t, g, e, s, day, o, r in connection.execute(query)
     ]
     redeemed, discounts = _redemptions(connection, campaign, moments)
-    return _outcomes(rows, _sent_by_channel(connection, campaign, start, end), redeemed, discounts)
+    return _outcomes(rows, redeemed, discounts)
 
 
-def _moments(campaign: str, start: date, end: date) -> Select[str, str, int | None, Any, Any, Any]:
+def _moments(
+    campaign: str, start: date, end: date
+) -> Select[str, str, int | None, Any, Any, Any, Any]:
     """One row per moment: its first run, whether it was treated, messages it sent."""
     outbox = OutboxMessage
     return (
@@ -125,7 +136,8 @@ def _moments(campaign: str, start: date, end: date) -> Select[str, str, int | No
             func.min(outbox.run_id).label("run_id"),
             func.max(case((outbox.status != HOLDOUT, 1), else_=0)).label("treated"),
             func.max(case((outbox.reason == GLOBAL_HOLDOUT, 1), else_=0)).label("global_holdout"),
-            func.sum(case((outbox.status == SENT, 1), else_=0)).label("sent"),
+            _sent_on("email"),
+            _sent_on("sms"),
         )
         .where(outbox.campaign == campaign, outbox.run_date >= start, outbox.run_date <= end)
         .group_by(outbox.customer_id, outbox.occasion)
@@ -174,29 +186,20 @@ def _redemptions(connection: Connection, campaign: str, moments: Subquery) -> tu
     return int(count), int(discounts)
 
 
-def _sent_by_channel(connection: Connection, campaign: str, start: date, end: date) -> Counter[str]:
-    query = (
-        select(OutboxMessage.channel, func.count())
-        .where(
-            OutboxMessage.campaign == campaign,
-            OutboxMessage.status == SENT,
-            OutboxMessage.run_date >= start,
-            OutboxMessage.run_date <= end,
-        )
-        .group_by(OutboxMessage.channel)
-    )
-    return Counter({channel: int(n) for channel, n in connection.execute(query)})
+def _sent_on(channel: Channel) -> Label[Any]:
+    """The moment's messages sent on `channel`: the report's message costs."""
+    outbox = OutboxMessage
+    sent = and_(outbox.status == SENT, outbox.channel == channel)
+    return func.sum(case((sent, 1), else_=0)).label(f"sent_{channel}")
 
 
-def _outcomes(
-    rows: Sequence[MomentRow], sent: Counter[str], redeemed: int, discounts: int
-) -> CampaignOutcomes:
+def _outcomes(rows: Sequence[MomentRow], redeemed: int, discounts: int) -> CampaignOutcomes:
     treated_rows = [r for r in rows if r.treated and not r.global_holdout]
     holdout_rows = [r for r in rows if not r.treated and not r.global_holdout]
     return CampaignOutcomes(
         treated=_arm(treated_rows),
         holdout=_arm(holdout_rows),
-        sent=sent,
+        sent=Counter(email=sum(r.sent_email for r in rows), sms=sum(r.sent_sms for r in rows)),
         coupons_redeemed=redeemed,
         discounts_cents=discounts,
         global_holdout=sum(1 for r in rows if r.global_holdout),
