@@ -9,6 +9,7 @@ this file (`python -m campaigns.settings_doc`), and a test keeps the two equal.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from decimal import Decimal
 from fractions import Fraction
@@ -34,6 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 Channel = Literal["email", "sms"]
+_ACTION = re.compile(r"[a-z0-9_]{1,32}")
 
 
 class Strict(BaseModel):
@@ -159,6 +161,14 @@ class LoyaltySettings(Strict):
         default_factory=lambda: {"bronze": 0, "silver": 500, "gold": 1500}
     )
     """Tier name = points EARNED in the rolling window needed for it; one tier starts at 0."""
+    actions: dict[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(default_factory=dict)
+    """Points for what a customer does besides ordering, by action name, e.g.
+    `{ review = 50, referral = 200, survey_answered = 20 }` (interactions.csv,
+    /events/interaction; `survey_answered` is booked by Leal when a survey is answered).
+    They count toward the balance and expire like an order's points."""
+    actions_count_toward_tiers: bool = False
+    """Whether points for actions also count toward tiers (and milestones); false: only
+    points earned by orders do."""
 
     @field_validator("tiers")
     @classmethod
@@ -172,6 +182,21 @@ class LoyaltySettings(Strict):
         if len(set(tiers.values())) != len(tiers):
             raise ValueError("two tiers have the same threshold")
         return dict(sorted(tiers.items(), key=lambda item: item[1]))
+
+    @field_validator("actions")
+    @classmethod
+    def _action_names(cls, actions: dict[str, int]) -> dict[str, int]:
+        for name in actions:
+            if not _ACTION.fullmatch(name):
+                raise ValueError(f"action {name!r}: use 1-32 lower-case letters, digits or _")
+        return actions
+
+    @property
+    def tier_kinds(self) -> tuple[str, ...]:
+        """The ledger kinds summed for tiers and milestones (points EARNED): orders' earn
+        entries, the reversals of cancelled ones, and bonus points if the program says so."""
+        earned = ("earn", "reverse")
+        return (*earned, "bonus") if self.actions_count_toward_tiers else earned
 
     @property
     def points_rate(self) -> Fraction:
@@ -340,6 +365,33 @@ class Offer(Strict):
         return self
 
 
+SurveyKind = Literal["nps", "csat", "ces", "cli"]
+
+
+class Survey(Strict):
+    """A survey the campaign's messages ask, e.g. `{ kind = "nps", comment = true }`
+    (docs/surveys.md). The email shows the scale as links; the answer is given on the
+    page they open in `leal serve`."""
+
+    kind: SurveyKind
+    """`nps` (0-10, would you recommend us?), `csat` (1-5, how satisfied?), `ces` (1-7, how
+    easy was it?) or `cli` (the Customer Loyalty Index: three 0-10 questions)."""
+    question: dict[str, str] = Field(default_factory=dict)
+    """The question per locale, e.g. `{ en = "…", es = "…" }`; a locale without one gets
+    Leal's wording for the kind."""
+    comment: bool = True
+    """Whether the answer page offers a comment box."""
+
+    @field_validator("question")
+    @classmethod
+    def _question_locales(cls, question: dict[str, str]) -> dict[str, str]:
+        for locale, text in question.items():
+            _check_locale(locale)
+            if not text.strip() or len(text) > 300:
+                raise ValueError(f"question[{locale}]: 1 to 300 characters")
+        return question
+
+
 class Campaign(Strict):
     """One campaign: `[campaigns.NAME]`."""
 
@@ -370,6 +422,8 @@ class Campaign(Strict):
     same customers stay held out across runs ([measurement] holdout_salt). 0: no holdout."""
     attribution_days: int = Field(7, ge=1, le=90)
     """Days after the run in which a customer's orders count as the moment's conversion."""
+    survey: Survey | None = None
+    """A survey its messages ask (see [campaigns.NAME.survey]); unset: none."""
 
     @field_validator("channels")
     @classmethod
@@ -393,6 +447,14 @@ class MeasurementSettings(Strict):
     """What one sent email costs, in [shop] currency."""
     cost_per_sms: Decimal = Field(Decimal("0.06"), ge=0)
     """What one sent SMS costs, in [shop] currency."""
+
+
+class SurveySettings(Strict):
+    """How survey links tell people from link scanners (docs/surveys.md)."""
+
+    scanner_seconds: int = Field(60, ge=0, le=3600)
+    """A survey link opened within this many seconds of the message's delivery is flagged
+    as a likely scanner (Safe Links, Mimecast…): it never records an answer anyway."""
 
 
 class Settings(BaseSettings):
@@ -420,6 +482,7 @@ class Settings(BaseSettings):
     workers: WorkersSettings = WorkersSettings()
     sending_hours: SendingHoursSettings = SendingHoursSettings()
     measurement: MeasurementSettings = MeasurementSettings()
+    surveys: SurveySettings = SurveySettings()
     campaigns: dict[str, Campaign] = Field(default_factory=dict)
 
     @classmethod

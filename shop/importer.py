@@ -50,7 +50,8 @@ TARGETS = {
         Customer, ("id",), update=True, skip=("erased_at",), only_if=Customer.erased_at.is_(None)
     ),
     "products": Target(Product, ("sku",), update=True),
-    "orders": Target(Order, ("id",)),
+    # status, points_redeemed and delivered_at: not read from files yet (issue 12)
+    "orders": Target(Order, ("id",), skip=("status", "points_redeemed", "delivered_at")),
     "order_items": Target(OrderItem, ("order_id", "sku"), update=True),
     "cart_events": Target(CartEvent, ("cart_id", "sku", "at")),
 }

@@ -70,7 +70,8 @@ class Customer(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     email_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When they joined the shop (or its program): the welcome series counts from it.
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Keyed hashes of the canonical address and phone (shop.address_keys), so suppressions
     # join hash to hash. Filled by the importer; an INSERT that leaves them out gets them.
     email_key: Mapped[str | None] = mapped_column(String(64), index=True, default=_email_key)
@@ -95,7 +96,13 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (  # covering: the report reads each customer's dates and totals
         Index("ix_orders_customer_at", "customer_id", "ordered_at", "local_date", "total_cents"),
-    )
+        # post_purchase_survey: the orders of a window of days (appended in time order)
+        Index("ix_orders_ordered_at", "ordered_at", "customer_id"),
+        # the same by delivery, for shops that send it (partial: no row for the others)
+        Index("ix_orders_delivered_at", "delivered_at", "customer_id",
+              sqlite_where=text("delivered_at IS NOT NULL"),
+              postgresql_where=text("delivered_at IS NOT NULL")),
+    )  # fmt: skip
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
@@ -109,6 +116,13 @@ class Order(Base):
     # and sums need no COALESCE. The database's default (no Python one), so an INSERT that
     # leaves the column out, as the import of a file without it does, binds nothing for it.
     discount_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # placed | cancelled | refunded. A cancelled or refunded order's earned points are taken
+    # back (a `reverse` ledger entry); it never gets a survey and is no conversion.
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'placed'"))
+    # Points the customer spent on it: a `redeem` ledger entry, oldest lots first.
+    points_redeemed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # When the shop delivered it, if it says: post-purchase surveys count from it.
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OrderItem(Base):
@@ -153,17 +167,28 @@ class Cart(Base):
     item_count: Mapped[int] = mapped_column(Integer)  # units over lines still in the cart
 
 
-SPEND_SQL = "points < 0 AND kind != 'expire'"  # redeem and negative adjust entries
+SPEND_SQL = "points < 0 AND kind != 'expire'"  # redeem, reward, reverse, negative adjust
+
+# Ledger entry kinds. Lots (what expires, oldest spent first) are the positive entries.
+EARN = "earn"  # an order's points (+), one per order (order_id)
+BONUS = "bonus"  # points for an interaction (+): a review, a referral, a survey answered
+REDEEM = "redeem"  # points an order spent (-), `points_redeemed`
+REWARD = "reward"  # a reward coupon redeemed by an order (-), its `points_cost`
+REVERSE = "reverse"  # a cancelled or refunded order's points taken back (-)
+EXPIRE = "expire"  # what was left of a lot on its expiry date (-), one per lot (lot_id)
+ADJUST = "adjust"  # a correction by hand (±)
+LOT_KINDS = (EARN, BONUS)
 
 
 class LedgerEntry(Base):
-    """The loyalty ledger: earn (+), redeem (-), expire (-) and adjust (±) entries."""
+    """The loyalty ledger: one entry per movement of points (the kinds above)."""
 
     __tablename__ = "loyalty_ledger"
     __table_args__ = (
         # covers the tier window sums: a customer's earn entries by date, with their points
         Index("ix_loyalty_ledger_customer_on", "customer_id", "on_date", "kind", "at", "points"),
         Index("ix_loyalty_ledger_at", "at", "customer_id", "kind"),  # covers "booked since"
+        Index("uq_loyalty_ledger_source", "source", unique=True),  # an index: no rebuild
         # Partial: the few customers who spent points, whose lots need FIFO arithmetic to
         # expire; everyone else's lots expire whole, set-based (shop.expiry).
         Index("ix_loyalty_ledger_spend", "customer_id", sqlite_where=text(SPEND_SQL),
@@ -183,6 +208,9 @@ class LedgerEntry(Base):
     # The earn entry an expire entry closes: at most one expiry per lot.
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_ledger.id"), unique=True)
     note: Mapped[str | None] = mapped_column(String(200))
+    # What booked it, unique so a re-import or a re-run books it once: `redeem:<order>`,
+    # `reward:<order>`, `reverse:<order>`, `interaction:<id>`. Earn entries use order_id.
+    source: Mapped[str | None] = mapped_column(String(80))
 
 
 class CustomerStats(Base):
@@ -312,6 +340,8 @@ class Coupon(Base):
     # (shop.redemptions): its ordered_at, even past expires_on, and its id.
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     redeemed_order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"))
+    # A reward coupon (reward_available) costs points: redeeming it books a `reward` entry.
+    points_cost: Mapped[int | None] = mapped_column(Integer)
 
 
 class CampaignPause(Base):
@@ -392,3 +422,59 @@ class ProductLastDay(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     sku: Mapped[str] = mapped_column(ID, primary_key=True)
     customers: Mapped[int] = mapped_column(BigInteger)
+
+
+class Interaction(Base):
+    """Something a customer did that earns points without an order ([loyalty.actions]): a
+    review, a referral, a survey answered. The shop's id makes a re-import a no-op."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    local_date: Mapped[date] = mapped_column(Date)  # in the shop's time zone
+    points: Mapped[int] = mapped_column(Integer)  # as booked by the rules of that day
+
+
+class SurveyResponse(Base):
+    """A customer's answer to one survey moment (campaign, customer, occasion): one per
+    moment, a later submit updates it. `score` is the answer (NPS 0-10, CSAT 1-5, CES 1-7;
+    the Customer Loyalty Index's 'recommend'); `scores` holds every question's answer."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (
+        UniqueConstraint("campaign", "customer_id", "occasion", name="uq_survey_responses_moment"),
+        Index("ix_survey_responses_answered", "answered_at", "kind", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    occasion: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))  # nps | csat | ces | cli
+    score: Mapped[int] = mapped_column(SmallInteger)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    comment: Mapped[str | None] = mapped_column(String(2000))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # first submit
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # latest submit
+
+
+class SurveyClick(Base):
+    """A GET of a survey link. Never an answer: scanners open every link of an email. A
+    click within seconds of delivery or on the invisible honeypot link is `suspect`."""
+
+    __tablename__ = "survey_clicks"
+    __table_args__ = (Index("ix_survey_clicks_moment", "campaign", "customer_id", "occasion"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    occasion: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    link: Mapped[str] = mapped_column(String(8))  # score | honeypot
+    score: Mapped[int | None] = mapped_column(SmallInteger)
+    seconds_after_send: Mapped[int | None] = mapped_column(Integer)
+    suspect: Mapped[bool] = mapped_column(Boolean, default=False)

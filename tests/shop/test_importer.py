@@ -74,12 +74,12 @@ def test_imports_the_five_files_with_exact_values(
         engine, OrderItem
     )] == [("o1", "cup", 2, 1250), ("o1", "tea", 1, 99)]  # fmt: skip
     # and an order at 23:30 UTC on 28 March is dated 29 March, the Madrid date; a file
-    # without the optional columns means no coupon and no discount
+    # without the optional columns means no coupon, no discount, no points spent, placed
     orders = by_key(engine, Order, "id")
     assert orders["o1"] == {
         "id": "o1", "customer_id": "ana", "local_date": date(2026, 3, 29), "total_cents": 2599,
         "ordered_at": datetime(2026, 3, 28, 23, 30, tzinfo=UTC), "coupon_code": None,
-        "discount_cents": 0,
+        "discount_cents": 0, "status": "placed", "points_redeemed": 0, "delivered_at": None,
     }  # fmt: skip
     assert orders["o2"]["ordered_at"] == datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
     # and each order earned floor(total) points on its local date, for 365 days
