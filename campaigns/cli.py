@@ -16,6 +16,7 @@ from campaigns import cli_delivery, report
 from campaigns.check import check_config
 from campaigns.cli_privacy import customer
 from campaigns.cli_report import report as report_command
+from campaigns.cli_surveys import surveys
 from campaigns.daily import RunInstantError, RunResult, daily_run, run_instant
 from campaigns.loader import DEFAULT_FILE, Config, ConfigError, Problem, load_config
 from campaigns.plan import PlanError
@@ -304,6 +305,7 @@ for _command in cli_delivery.COMMANDS:  # send, recover, status, resume, requeue
 
 main.add_command(customer)
 main.add_command(report_command)
+main.add_command(surveys)
 
 
 if __name__ == "__main__":

@@ -396,7 +396,9 @@ class Campaign(Strict):
     """One campaign: `[campaigns.NAME]`."""
 
     trigger: str
-    """What finds its moments: birthday, abandoned_cart, tier_change or win_back."""
+    """What finds its moments (docs/triggers.md): birthday, abandoned_cart, tier_change,
+    win_back, points_expiring, milestone, welcome, reward_available, post_purchase_survey,
+    at_risk or review_request."""
     enabled: bool = True
     """false: planned for nobody, kept in the file."""
     channels: list[Channel] = Field(min_length=1)

@@ -17,11 +17,12 @@ from sqlalchemy import Engine
 from campaigns.config import DatabaseSettings, Settings
 from campaigns.daily import RunResult, daily_run, run_instant
 from campaigns.demo_story import STORY_DAYS, Truth, run_past_days, simulate_answers
+from campaigns.demo_surveys import answer_surveys
 from campaigns.loader import Config
 from campaigns.preview import PreviewError, make_preview
 from campaigns.report import print_delivery, print_import, print_plan
 from shop.db import make_engine, migrate
-from shop.demo import write_demo_shop
+from shop.demo import ACTIONS, write_demo_shop
 from shop.importer import import_dir
 from templates.render import RenderSkipError
 from templates.unsubscribe import Signer
@@ -57,14 +58,19 @@ def run_demo(
     at = at or run_instant(config)
 
     console.print(f"[bold]Demo shop[/bold] {customers} customers, seed {seed}, in {directory}")
-    write_demo_shop(data, at=at, tz=settings.shop.tz, customers=customers, seed=seed)
+    actions = tuple(action for action in ACTIONS if action in settings.loyalty.actions)
+    write_demo_shop(
+        data, at=at, tz=settings.shop.tz, customers=customers, seed=seed, actions=actions
+    )
     engine = make_engine(database.url)
     migrate(engine)
-    print_import(
-        import_dir(engine, data, settings, on=at.astimezone(settings.shop.tz).date()), console
-    )
+    # As of the run instant: what the files say happened (an order cancelled) is learned
+    # then, whatever the clock says, so the same seed gives the same demo.
+    on = at.astimezone(settings.shop.tz).date()
+    print_import(import_dir(engine, data, settings, on=on, at=at), console)
     run_past_days(engine, config, at)
     truth = simulate_answers(engine, config, at, data / "answers", seed)
+    answer_surveys(engine, config, at, seed)
     result = daily_run(engine, config, at)
     print_plan(result, config, console)
     _write_previews(engine, config, result, directory / "previews", console)

@@ -21,6 +21,7 @@ from campaigns.config import Campaign, Settings
 from campaigns.toml_lines import TomlLines
 from triggers import TRIGGERS
 from triggers.base import Params
+from triggers.points_expiring import PointsExpiringParams
 
 DEFAULT_FILE = Path("settings.toml")
 
@@ -156,9 +157,11 @@ def _campaign_problems(config: Config, name: str) -> list[Problem]:
         return [config.problem((*where, "trigger"), message)]
     problems = []
     try:
-        trigger.params.model_validate(campaign.params)
+        params = trigger.params.model_validate(campaign.params)
     except ValidationError as error:
         problems += [_from_pydantic(config, e, (*where, "params")) for e in error.errors()]
+    else:
+        problems += _loyalty_problems(config, name, campaign, params)
     if not (config.templates_dir / campaign.template).is_dir():
         message = (
             f"campaigns.{name}.template: no template folder {campaign.template!r} "
@@ -166,6 +169,32 @@ def _campaign_problems(config: Config, name: str) -> list[Problem]:
         )
         problems.append(config.problem((*where, "template"), message))
     return problems
+
+
+def _loyalty_problems(
+    config: Config, name: str, campaign: Campaign, params: Params
+) -> list[Problem]:
+    """What a loyalty trigger's campaign asks that the program cannot do."""
+    where = ("campaigns", name)
+    loyalty = config.settings.loyalty
+    if campaign.trigger == "reward_available" and campaign.offer is not None:
+        message = (
+            f"campaigns.{name}.offer: a reward_available campaign carries the program's "
+            f"reward ([loyalty] reward_percent_off, reward_points; params.valid_days), "
+            f"not an offer of its own"
+        )
+        return [config.problem((*where, "offer"), message)]
+    if (
+        isinstance(params, PointsExpiringParams)
+        and params.days_before >= loyalty.points_expire_days
+    ):
+        message = (
+            f"campaigns.{name}.params.days_before: {params.days_before} days before expiry "
+            f"is not less than [loyalty] points_expire_days ({loyalty.points_expire_days}): "
+            f"the warning would be due the day the points are earned, or before"
+        )
+        return [config.problem((*where, "params", "days_before"), message)]
+    return []
 
 
 def _unknown_sections(environ: Mapping[str, str]) -> list[Problem]:

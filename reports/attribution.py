@@ -3,8 +3,9 @@
 Intent-to-treat: a moment is treated when the plan meant to send it (whatever delivery did
 later: a failed or skipped message stays treated, as in reality), held out when the ledger
 kept it as `holdout`. Its reference instant is the run that planned it; a conversion is an
-order of the customer in (instant, instant + attribution_days]. One query per campaign: the
-moments grouped from the ledger, joined to their run's window and to the orders index.
+order of the customer in (instant, instant + attribution_days], unless it was cancelled or
+refunded. One query per campaign: the moments grouped from the ledger, joined to their run's
+window and to the orders index.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from sqlalchemy import (
     column,
     func,
     select,
+    text,
     values,
 )
 
 from campaigns.config import Channel
 from campaigns.holdout import GLOBAL_HOLDOUT, HOLDOUT
 from reports.stats import ArmOutcomes
-from shop.models import Coupon, Order, OutboxMessage, Run
+from shop.models import CANCELLED_SQL, Coupon, Order, OutboxMessage, Run
 from shop.types import UTCDateTime
 
 SENT = "sent"
@@ -85,15 +87,18 @@ def campaign_outcomes(
     if windows is None:
         return _empty()
     moments = _moments(campaign, start, end).subquery("moments")
-    query = (
+    per_moment = (
         select(
+            moments.c.customer_id,
             moments.c.treated,
             moments.c.global_holdout,
             moments.c.sent_email,
             moments.c.sent_sms,
             windows.c.day,
-            func.count(Order.id),
-            func.coalesce(func.sum(Order.total_cents), 0),
+            windows.c.opens,
+            windows.c.closes,
+            func.count(Order.id).label("orders"),
+            func.coalesce(func.sum(Order.total_cents), 0).label("revenue"),
         )
         .select_from(moments)
         .join(windows, windows.c.run_id == moments.c.run_id)
@@ -113,15 +118,36 @@ def campaign_outcomes(
             moments.c.sent_email,
             moments.c.sent_sms,
             windows.c.day,
+            windows.c.opens,
+            windows.c.closes,
         )
+        .subquery("per_moment")
     )
     # int(): PostgreSQL sums BIGINT as NUMERIC
     rows = [
         MomentRow(t, g, int(e), int(s), day, int(o), int(r))
-        for t, g, e, s, day, o, r in connection.execute(query)
+        for t, g, e, s, day, o, r in connection.execute(_without_cancelled(per_moment))
     ]
     redeemed, discounts = _redemptions(connection, campaign, moments)
     return _outcomes(rows, redeemed, discounts)
+
+
+def _without_cancelled(per_moment: Subquery) -> Select[Any]:
+    """Each moment's orders less its cancelled or refunded ones (no conversion): those few
+    come from a partial index, so the main pass stays on the covering orders index."""
+    in_window = and_(
+        Order.customer_id == per_moment.c.customer_id,
+        Order.ordered_at > per_moment.c.opens,
+        Order.ordered_at <= per_moment.c.closes,
+        text(CANCELLED_SQL),  # as the partial index says it, so SQLite uses it
+    )
+    count = select(func.count()).where(in_window).scalar_subquery()
+    lost = select(func.coalesce(func.sum(Order.total_cents), 0)).where(in_window)
+    p = per_moment.c
+    return select(
+        p.treated, p.global_holdout, p.sent_email, p.sent_sms, p.day,
+        p.orders - count, p.revenue - lost.scalar_subquery(),
+    )  # fmt: skip
 
 
 def _moments(

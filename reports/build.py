@@ -16,6 +16,10 @@ from reports.attribution import campaign_outcomes
 from reports.campaign_results import campaign_result
 from reports.kpis import loyalty_kpis
 
+# Raised when a documented field is removed, renamed or changes meaning. Adding a field,
+# or filling one documented as kept for later (kpis.surveys, null before answers were
+# collected; still null for a kind without any), keeps it: readers ignore what they do not
+# know, and a null they handled is still null where there is no data.
 SCHEMA_VERSION = 1
 
 
@@ -72,6 +76,11 @@ def build_report(
             end,
             gross_margin=measurement.gross_margin,
             tz=settings.shop.tz,
+            survey_kinds={
+                name: setup.survey.kind
+                for name, setup in campaigns.items()
+                if setup.survey is not None
+            },
         )
         report["kpis"] = found.as_json()
     return report

@@ -301,3 +301,28 @@ def share_bars(
     axes.xaxis.set_major_formatter(_formatter(lambda x: _compact(x, numbers)))
     axes.grid(axis="y", visible=False)
     return figure
+
+
+NPS_GROUPS = ((range(0, 7), "#ef4444"), (range(7, 9), "#94a3b8"), (range(9, 11), "#10b981"))
+
+
+@_chart
+def nps_distribution(distribution: dict[str, int | None] | None, numbers: Numbers) -> Figure | None:
+    """NPS answers per score, 0 to 10: detractors red, passives grey, promoters green,
+    each bar labelled with its count."""
+    counts = [float((distribution or {}).get(str(score)) or 0) for score in range(11)]
+    if not any(counts):
+        return None
+    figure = _figure(4.8, 1.9, (0.4, 0.1, 0.22, 0.3))
+    axes = figure.add_subplot()
+    colours = [next(c for scores, c in NPS_GROUPS if score in scores) for score in range(11)]
+    bars = axes.bar(range(11), counts, color=colours, width=0.72)
+    axes.bar_label(bars, [numbers.count(c) if c else "" for c in counts], padding=2, color=MUTED)
+    axes.set_xticks(range(11), [str(score) for score in range(11)])
+    axes.set_xlim(-0.6, 10.6)
+    axes.set_ylim(0, max(counts) * 1.18)
+    axes.yaxis.set_major_formatter(_formatter(lambda x: _compact(x, numbers)))
+    axes.yaxis.set_major_locator(_ticks(4))
+    axes.tick_params(axis="x", length=0)
+    axes.grid(axis="x", visible=False)
+    return figure

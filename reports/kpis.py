@@ -1,15 +1,17 @@
 """The loyalty program's KPIs over a period of shop-local dates: `loyalty_kpis`.
 
-Four read-only, set-based passes, each one statement: the orders (`reports.kpis_orders`),
-the RFM scores (`reports.rfm`), the ledger's daily flows (`reports.kpis_points`) and the
-tiers with the balance (`reports.tier_history`). The database returns exact integers
-(counts, cents, points); every rate and average is computed here from them with
-`Fraction`, so SQLite and PostgreSQL give the same JSON. Definitions: docs/kpis.md.
+Read-only, set-based passes, each one statement: the orders (`reports.kpis_orders`), the
+RFM scores (`reports.rfm`), the ledger's daily flows (`reports.kpis_points`), the tiers
+with the balance (`reports.tier_history`) and the survey answers (`reports.kpis_surveys`).
+The database returns exact integers (counts, cents, points); every rate and average is
+computed here from them with `Fraction`, so SQLite and PostgreSQL give the same JSON.
+Definitions: docs/kpis.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -21,12 +23,12 @@ from sqlalchemy import Connection
 from campaigns.config import LoyaltySettings
 from reports.kpis_orders import OrderActivity, order_activity
 from reports.kpis_points import PointsDay, points_days
+from reports.kpis_surveys import SurveyFacts, survey_facts
 from reports.rfm import rfm_segments
 from reports.tier_history import TierHistory, tier_history
 
 ACTIVE_DAYS = 365  # a customer is active with an order in the 365 days before an instant
 RATE_DIGITS = 4  # rates and ratios: 0.01 % is finer than any decision they feed
-SURVEYS = ("nps", "csat", "ces", "customer_loyalty_index")  # answers come with surveys
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Kpis:
     reward_points: int
     reward_percent_off: int
     active_days: int = ACTIVE_DAYS
+    surveys: SurveyFacts = field(default_factory=SurveyFacts)
 
     def as_json(self) -> dict[str, Any]:
         """The report's `kpis` object: money in currency units (2 decimals), rates as
@@ -55,7 +58,7 @@ class Kpis:
             "points_daily": [day.as_json() for day in self.points_daily],
             "tiers": {"distribution": self.tiers.distribution, "migration": self.tiers.migration},
             "rfm": {"segments": self.rfm},
-            "surveys": dict.fromkeys(SURVEYS),
+            "surveys": self.surveys.as_json(),
         }
 
     def outstanding_value_cents(self) -> Fraction | None:
@@ -90,11 +93,12 @@ def loyalty_kpis(
     *,
     gross_margin: Decimal,
     tz: ZoneInfo,
+    survey_kinds: Mapping[str, str] | None = None,
 ) -> Kpis:
     """The KPIs of the shop-local dates [start, end]. Orders and ledger entries carry the
-    shop-local date they were written with (in `tz`), so every edge is a date comparison;
-    `tz` names the zone those dates are in and is not needed to compare them."""
-    del tz  # the stored dates are already shop-local (see the docstring)
+    shop-local date they were written with (in `tz`), so their edges are date comparisons;
+    survey answers and clicks carry instants only, so theirs are the local midnights in
+    `tz`. `survey_kinds`: campaign -> the kind of survey it asks (for response rates)."""
     if end < start:
         raise ValueError(f"the period ends ({end}) before it starts ({start})")
     return Kpis(
@@ -107,6 +111,7 @@ def loyalty_kpis(
         gross_margin=gross_margin,
         reward_points=loyalty.reward_points,
         reward_percent_off=loyalty.reward_percent_off,
+        surveys=survey_facts(connection, start, end, tz=tz, kinds=survey_kinds or {}),
     )
 
 

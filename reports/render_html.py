@@ -17,7 +17,16 @@ from markupsafe import Markup
 
 from reports import charts
 from reports.formatting import Numbers, label, not_enough_data, verdict
-from reports.render_text import SURVEYS
+from reports.render_surveys import (
+    answered_on,
+    clicks_line,
+    has_surveys,
+    kind_score,
+    latest,
+    survey_rows,
+)
+
+HTML_DETRACTORS = 25  # rows on the page, the most recent; the JSON lists every one
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -195,7 +204,6 @@ def _kpis(kpis: dict[str, Any] | None, numbers: Numbers) -> dict[str, Any] | Non
     points, clv = kpis.get("points") or {}, kpis.get("clv") or {}
     money, count, percent = numbers.money, numbers.count, numbers.percent
     tiers = kpis.get("tiers") or {}
-    surveys = kpis.get("surveys") or {}
     return {
         "tiles": [
             _tile(
@@ -248,11 +256,42 @@ def _kpis(kpis: dict[str, Any] | None, numbers: Numbers) -> dict[str, Any] | Non
         "rfm_chart": _svg(
             charts.share_bars((kpis.get("rfm") or {}).get("segments"), numbers, "rfm"), "rfm"
         ),
-        "surveys": [
-            (name, numbers.decimal(surveys[key]))
-            for key, name in SURVEYS.items()
-            if surveys.get(key) is not None
+        "surveys": _surveys(kpis.get("surveys"), numbers),
+    }
+
+
+def _surveys(surveys: dict[str, Any] | None, numbers: Numbers) -> dict[str, Any] | None:
+    """A tile per kind, the NPS answers as bars, and the unhappy answers to follow up, the
+    most recent first."""
+    if not has_surveys(surveys):
+        return None
+    surveys = surveys or {}
+    detractors = surveys.get("detractors") or []
+    rows = survey_rows(surveys, numbers)
+    return {
+        "tiles": [
+            _tile(row.name, row.score, f"95 %: {row.interval}")
+            | {"detail": f"{row.responses} answers · {row.response_rate} of those asked"}
+            for row in rows
         ],
+        "hints": " · ".join(f"{row.name}: {row.hint}" for row in rows),
+        "summary": clicks_line(surveys, numbers),
+        "nps_chart": _svg(
+            charts.nps_distribution((surveys.get("nps") or {}).get("distribution"), numbers), "nps"
+        ),
+        "detractors": [
+            {
+                "customer": str(answer.get("customer_id") or ""),
+                "campaign": str(answer.get("campaign") or ""),
+                "answer": kind_score(answer),
+                "day": answered_on(answer, numbers),
+                "comment": answer.get("comment") or "",
+            }
+            for answer in latest(detractors, HTML_DETRACTORS)
+        ],
+        "detractors_total": numbers.count(len(detractors)),
+        "shown": HTML_DETRACTORS,
+        "has_more": len(detractors) > HTML_DETRACTORS,
     }
 
 

@@ -15,6 +15,16 @@ from rich.table import Table
 from rich.text import Text
 
 from reports.formatting import DASH, Numbers, label, not_enough_data, verdict
+from reports.render_surveys import (
+    answered_on,
+    clicks_line,
+    has_surveys,
+    kind_score,
+    latest,
+    survey_rows,
+)
+
+TEXT_DETRACTORS = 5  # the terminal lists the latest few; JSON and HTML more, with comments
 
 
 def print_report(report: dict[str, Any], console: Console) -> None:
@@ -133,7 +143,6 @@ KPIS = {  # table -> (label, object, key, kind)
         ("Redemption rate", "points", "redemption_rate", "percent"),
     ],
 }
-SURVEYS = {"nps": "NPS", "csat": "CSAT", "ces": "CES", "customer_loyalty_index": "Loyalty index"}
 
 
 def _kpi_tables(kpis: dict[str, Any], numbers: Numbers) -> list[Table]:
@@ -145,16 +154,52 @@ def _kpi_tables(kpis: dict[str, Any], numbers: Numbers) -> list[Table]:
         ]
         tables.append(_pairs(title, values))
     tiers = kpis.get("tiers") or {}
-    surveys = kpis.get("surveys") or {}
     return [
         *tables,
         _counts("Tiers", tiers.get("distribution"), numbers),
         _migration(tiers.get("migration"), numbers),
         _counts("RFM segments", (kpis.get("rfm") or {}).get("segments"), numbers),
-        _pairs(
-            "Surveys", [(name, numbers.decimal(surveys.get(key))) for key, name in SURVEYS.items()]
-        ),
+        *_surveys(kpis.get("surveys"), numbers),
     ]
+
+
+def _surveys(surveys: dict[str, Any] | None, numbers: Numbers) -> list[Table]:
+    """Each kind's score with its interval and answers, then the unhappy answers to
+    follow up: their count and the latest few, without comments (a terminal is often
+    shared or logged; the JSON and HTML report carry them)."""
+    table = _table("Surveys", "", "Score", "95 % interval", "Answers", "Response rate")
+    if not has_surveys(surveys):
+        table.add_row("no survey answers yet", DASH, DASH, DASH, DASH)
+        return [table]
+    for row in survey_rows(surveys, numbers):
+        table.add_row(row.name, row.score, row.interval, row.responses, row.response_rate)
+    table.caption = clicks_line(surveys, numbers)
+    table.caption_justify = "left"
+    detractors = (surveys or {}).get("detractors") or []
+    return [table, _follow_up(detractors, numbers)] if detractors else [table]
+
+
+def _follow_up(detractors: list[dict[str, Any]], numbers: Numbers) -> Table:
+    """The latest unhappy answers: who, which campaign, what they answered, when."""
+    table = Table(
+        title=f"Detractors to follow up: {numbers.count(len(detractors))}",
+        title_justify="left",
+        title_style="bold",
+    )
+    for header in ("Customer", "Campaign", "Answer", "Day"):
+        table.add_column(header, no_wrap=header in ("Answer", "Day"))
+    for answer in latest(detractors, TEXT_DETRACTORS):
+        table.add_row(
+            Text(str(answer.get("customer_id", DASH))),  # ids from the shop: never markup
+            Text(str(answer.get("campaign", DASH))),
+            kind_score(answer),
+            answered_on(answer, numbers),
+        )
+    if len(detractors) > TEXT_DETRACTORS:
+        more = numbers.count(len(detractors) - TEXT_DETRACTORS)
+        table.caption = f"and {more} earlier: --format json lists all, with comments"
+        table.caption_justify = "left"
+    return table
 
 
 def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:

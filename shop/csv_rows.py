@@ -36,14 +36,17 @@ COLUMNS = {
         "customer_id", "email", "phone", "first_name", "last_name", "birth_date", "locale",
         "timezone", "email_opt_in", "sms_opt_in", "created_at",
     ),
+    "interactions": ("id", "customer_id", "action", "at"),  # parsed in shop.csv_loyalty
     "products": ("sku", "name", "category", "price", "image_url", "url", "in_stock"),
     "orders": ("order_id", "customer_id", "ordered_at", "total"),
     "order_items": ("order_id", "sku", "quantity", "unit_price"),
     "cart_events": ("cart_id", "customer_id", "sku", "quantity", "at"),
 }  # fmt: skip
 # Columns a file may also have, read when its header names them: an absent column, or an
-# empty value, is the default (no coupon, no discount).
-OPTIONAL = {"orders": ("coupon_code", "discount")}
+# empty value, is the default (no coupon, no discount, no points redeemed, placed, not
+# delivered). The loyalty ones are parsed in shop.csv_loyalty.
+COUPON_COLUMNS = ("coupon_code", "discount")
+OPTIONAL = {"orders": (*COUPON_COLUMNS, "points_redeemed", "status", "delivered_at")}
 
 BATCH = 10_000  # rows per batch: big enough to amortise a query, small enough to stay flat
 Lines = list[tuple[int, Any]]  # (line number, values or reason)
@@ -311,16 +314,17 @@ class RowParser:
     def order_with_coupon(self, values: Sequence[str]) -> tuple[object, ...]:
         """An order with both optional columns, coupon_code and discount, last."""
         *required, code, discount = values
-        return (*self.order(required), _coupon_code(code), _discount(discount))
+        return (*self.order(required), coupon_code_of(code), discount_of(discount))
 
     def orders(self, optional: Sequence[str]) -> Callable[[Sequence[str]], tuple[object, ...]]:
-        """The order parser of a file whose header has these optional columns (in
-        OPTIONAL's order, after the required ones): the plain file keeps its fast parser."""
+        """The order parser of a file whose header has these coupon columns (in
+        COUPON_COLUMNS' order, after the required ones): the plain file keeps its fast parser.
+        A file with any loyalty column is parsed by shop.csv_loyalty.order_parser."""
         if not optional:
             return self.order
-        if tuple(optional) == OPTIONAL["orders"]:
+        if tuple(optional) == COUPON_COLUMNS:
             return self.order_with_coupon
-        where = [optional.index(c) if c in optional else None for c in OPTIONAL["orders"]]
+        where = [optional.index(c) if c in optional else None for c in COUPON_COLUMNS]
         width = len(COLUMNS["orders"])
 
         def filled(values: Sequence[str]) -> tuple[object, ...]:  # a column absent: empty
@@ -395,14 +399,14 @@ def _plain_email(value: str) -> str | None:
     return f"{match[1]}@{domain}"
 
 
-def _coupon_code(value: str) -> str | None:
+def coupon_code_of(value: str) -> str | None:
     """Trimmed and upper-cased, as Leal writes its codes (campaigns.offers); any code is kept,
     the shop's own too."""
     code = value.strip().upper()
     return text("coupon_code", code, CODE_SIZE) if code else None
 
 
-def _discount(value: str) -> int:
+def discount_of(value: str) -> int:
     """Cents off the order, outside its total (what was paid): a free product's discount
     exceeds its total of 0, so the two are not compared."""
     return cents("discount", value) if value else 0

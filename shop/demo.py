@@ -3,9 +3,13 @@
 A café in Barcelona with customers in five languages, two years of orders, a month of
 cart events, and at the run instant `at` at least one moment for every example
 campaign: birthdays on the run date, carts abandoned 4 to 28 hours ago, customers whose
-last order is 90 to 120 days old, and orders since the previous daily run that lift
-customers into silver or gold. The same seed writes the same bytes (for one Faker
-version). Rows stream to the files one customer at a time.
+last order is 90 to 120 days old, orders since the previous daily run that lift
+customers into silver or gold, past 1,000 lifetime points or to a reward, silences just
+past a customer's rhythm, and members who joined in the last days (shop.demo_history).
+The loyalty program lives in the orders too: points redeemed, a few cancelled or
+refunded orders, deliveries, and reviews and referrals in interactions.csv
+(shop.demo_loyalty). The same seed writes the same bytes (for one Faker version). Rows
+stream to the files one customer at a time.
 
 Speed: instants are ints formatted from tables (`demo_clock`), orders draw prebuilt
 baskets (`demo_catalog`) and names come from pools (`demo_people`), so 1,000,000
@@ -28,10 +32,14 @@ from shop.demo_carts import Carts, Event
 from shop.demo_catalog import basket_pool, catalogue
 from shop.demo_clock import DAY, HOUR, Clock
 from shop.demo_history import ABANDONED, BIRTHDAY, HISTORY_DAYS, Histories, Order, assign_roles
+from shop.demo_loyalty import LoyaltyMoments, OrderMoments
 from shop.demo_people import People
 
 ORDER_NUMBERS = 100_000_000
-HEADERS = COLUMNS  # the demo writes exactly the columns the import reads
+LOYALTY_COLUMNS = ("points_redeemed", "status", "delivered_at")  # orders' optional ones
+# The demo writes exactly the columns the import reads, and the orders' loyalty ones.
+HEADERS = {**COLUMNS, "orders": (*COLUMNS["orders"], *LOYALTY_COLUMNS)}
+ACTIONS = ("review", "referral")  # the interactions the demo's customers have
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class DemoCounts:
     orders: int = 0
     order_items: int = 0
     cart_events: int = 0
+    interactions: int = 0
 
 
 def write_demo_shop(
@@ -55,12 +64,15 @@ def write_demo_shop(
     orders_per_customer: float = 8.0,
     carts_per_customer: float = 0.6,
     with_items: bool = True,
+    actions: tuple[str, ...] = ACTIONS,
 ) -> DemoCounts:
-    """Write customers, products, orders, order_items (if `with_items`) and cart_events
-    CSV files into `directory`, all history at or before `at`.
+    """Write customers, products, orders, order_items (if `with_items`), cart_events and
+    interactions CSV files into `directory`, all history at or before `at`.
 
     `orders_per_customer` and `carts_per_customer` are means over the whole shop; the
     latter counts cart EVENTS (a cart has 2.7 on average; the name is kept for callers).
+    `actions`: the interactions to write, of ACTIONS (those the program gives points for:
+    an action not in `[loyalty] actions` would be a problem line of the import).
     """
     rng = random.Random(seed)
     clock = Clock.build(at, tz, HISTORY_DAYS)
@@ -70,11 +82,12 @@ def write_demo_shop(
     histories = Histories(rng, clock, basket_pool(rng, products), mean_orders)
     people = People(rng, seed, clock.run_date)
     roles = assign_roles(rng, customers)
+    loyalty = LoyaltyMoments(rng, clock, tuple(a for a in actions if a in ACTIONS))
     names = [name for name in HEADERS if with_items or name != "order_items"]
     with ExitStack() as stack:
         files = {name: _open(stack, directory / f"{name}.csv", HEADERS[name]) for name in names}
         _csv(files["products"]).writerows(product.row() for product in products)
-        shop = _ShopWriter(rng, clock, files, customers, people, histories, carts)
+        shop = _ShopWriter(rng, clock, files, customers, people, histories, carts, loyalty)
         for index in range(customers):
             shop.customer(index, roles.get(index))
     return DemoCounts(
@@ -83,6 +96,7 @@ def write_demo_shop(
         orders=shop.orders,
         order_items=shop.items,
         cart_events=shop.events,
+        interactions=shop.interactions,
     )
 
 
@@ -108,13 +122,15 @@ class _ShopWriter:
         people: People,
         histories: Histories,
         carts: Carts,
+        loyalty: LoyaltyMoments,
     ) -> None:
         self.rng, self.clock, self.files = rng, clock, files
         self.people, self.histories, self.carts = people, histories, carts
+        self.loyalty = loyalty
         self.customers = _csv(files["customers"])
         self.with_items = "order_items" in files
         self.width = max(6, len(str(customers)))  # ids sort like numbers
-        self.orders = self.items = self.events = 0
+        self.orders = self.items = self.events = self.interactions = 0
 
     def customer(self, index: int, role: str | None) -> None:
         customer_id = f"C{index + 1:0{self.width}d}"
@@ -124,10 +140,16 @@ class _ShopWriter:
         orders = history.orders
         if cart_orders:
             orders = sorted([*orders, *cart_orders], key=_first)
-        row.append(self.clock.local(self._created_at(history.since, orders, events)))
+        joined = history.joined
+        if joined is None:
+            joined = self._created_at(history.since, orders, events)
+        row.append(self.clock.local(joined))
         self.customers.writerow(row)
-        self._orders(customer_id, orders)
+        moments = self.loyalty.for_orders(orders, role is None)
+        self._orders(customer_id, orders, moments)
         self._events(customer_id, events)
+        if role is None and "interactions" in self.files:
+            self._interactions(customer_id, self.loyalty.interactions(orders, moments))
 
     def _created_at(self, since: int, orders: list[Order], events: list[Event]) -> int:
         """Shortly before their first order or cart, else some day since `since`."""
@@ -139,16 +161,29 @@ class _ShopWriter:
         day = self.clock.midnights[since] + 8 * HOUR + int(self.rng.random() * 14 * HOUR)
         return min(day, self.clock.at)
 
-    def _orders(self, customer_id: str, orders: list[Order]) -> None:
+    def _orders(self, customer_id: str, orders: list[Order], moments: OrderMoments) -> None:
         # Plain text, not csv: ids, instants and amounts never need quoting, and this is
         # the hottest loop (10 million orders).
         start, days, seconds = self.clock.utc_start, self.clock.utc_days, self.clock.seconds
         first = ORDER_NUMBERS + self.orders + 1  # shop-style numbers, no format per order
         ids = [str(n) for n in range(first, first + len(orders))]
+        delivered = [
+            "" if at is None else days[(at - start) // DAY] + seconds[(at - start) % DAY]
+            for at in moments.delivered
+        ]
+        if any(moments.redeemed) or any(moments.status):
+            tails = [
+                f"{points or ''},{status},{at}"
+                for points, status, at in zip(
+                    moments.redeemed, moments.status, delivered, strict=True
+                )
+            ]
+        else:  # most customers: nothing redeemed, nothing cancelled
+            tails = [f",,{at}" for at in delivered]
         lines = [
             f"{order_id},{customer_id},{days[(t - start) // DAY]}{seconds[(t - start) % DAY]},"
-            f"{basket.total}\n"
-            for order_id, (t, basket) in zip(ids, orders, strict=True)
+            f"{basket.total},{tail}\n"
+            for order_id, (t, basket), tail in zip(ids, orders, tails, strict=True)
         ]
         self.files["orders"].write("".join(lines))
         self.orders += len(lines)
@@ -160,6 +195,12 @@ class _ShopWriter:
             ]
             self.files["order_items"].write("".join(items))
             self.items += len(items)
+
+    def _interactions(self, customer_id: str, found: list[tuple[str, str, int]]) -> None:
+        utc = self.clock.utc
+        lines = [f"{iid},{customer_id},{action},{utc(at)}\n" for iid, action, at in found]
+        self.files["interactions"].write("".join(lines))
+        self.interactions += len(lines)
 
     def _events(self, customer_id: str, events: list[Event]) -> None:
         utc = self.clock.utc

@@ -2,7 +2,13 @@
 
 Segments give customers different frequencies (frequent, regular, occasional, lapsed,
 never ordered). A small share of customers, proportional to the shop's size, gets a
-role that guarantees a moment every example campaign acts on at the run instant.
+role that guarantees a moment every example campaign acts on at the run instant: a
+birthday, an abandoned cart, a lapse of 90-120 days (win_back), an order since the last
+run that lifts them into a tier, past 1,000 lifetime points (milestone) or to a reward's
+points (reward_available), a silence just past twice their rhythm (at_risk), new
+members who joined 0 to 6 days before the run (a welcome series), points expiring in 30
+and in 7 days (points_expiring), and orders 3 and 4 days old to ask about
+(post_purchase_survey: today's run, and yesterday's, whose survey can be answered by now).
 """
 
 from __future__ import annotations
@@ -20,8 +26,18 @@ from shop.loyalty import points_for
 HISTORY_DAYS = 730
 OPEN, OPEN_FOR = 7 * HOUR, 16 * HOUR  # orders are placed 07:00-23:00 shop time
 BIRTHDAY, ABANDONED, WIN_BACK, TIER_UP = "birthday", "abandoned", "win_back", "tier_up:"
+MILESTONE, REWARD, AT_RISK, WELCOME = "milestone", "reward", "at_risk", "welcome:"
+EXPIRING, SURVEY = "expiring", "survey:"
 WIN_BACK_DAYS = (92, 118)  # inside the example campaign's 90-120, clear of its edges
-LOYALTY = LoyaltySettings()  # the tiers the demo is built for: silver 500, gold 1500
+LOYALTY = LoyaltySettings()  # the rules the demo is built for: silver 500, gold 1500,
+# 100 points a reward, points kept 365 days
+MILESTONE_POINTS = 1000  # the milestone trigger's default threshold
+WELCOME_DAYS = 7  # new members joined 0..6 days before the run: any step of a series
+AT_RISK_GAPS = (8, 15)  # their rhythm, in days: the lapse (2 x gap) lies past at_risk's
+# 14-day floor and far from win_back's 90
+EXPIRING_DAYS = (30, 7)  # the example's "warning" and "last chance" campaigns
+SURVEY_DAYS = 3  # post_purchase_survey's default days_after: asked by today's run, and
+# one day older, by yesterday's
 
 Order = tuple[int, Basket]  # (instant, basket)
 TASTE_SHARE = 0.75  # orders whose basket starts in the customer's favourite category
@@ -49,6 +65,9 @@ def role_counts(customers: int) -> dict[str, int]:
     """Guaranteed moments per role, proportional to the shop (5,000 customers: 5 to 10)."""
     shares = {BIRTHDAY: 0.001, ABANDONED: 0.002, WIN_BACK: 0.002}
     shares |= {TIER_UP + tier: 0.001 for tier, points in LOYALTY.tiers.items() if points > 0}
+    shares |= {MILESTONE: 0.001, REWARD: 0.001, AT_RISK: 0.002, EXPIRING: 0.001}
+    shares |= {f"{SURVEY}{days}": 0.001 for days in (SURVEY_DAYS, SURVEY_DAYS + 1)}
+    shares |= {f"{WELCOME}{back}": 0.0004 for back in range(WELCOME_DAYS)}
     return {role: math.ceil(customers * share) for role, share in shares.items()}
 
 
@@ -66,6 +85,7 @@ class History:
     orders: list[Order]
     since: int  # days before the run date they became a customer
     carts: bool
+    joined: int | None = None  # the instant they joined, when their role sets it
 
 
 class Histories:
@@ -85,6 +105,18 @@ class Histories:
             return self._lapsed_at(self.rng.randint(*WIN_BACK_DAYS))
         if role is not None and role.startswith(TIER_UP):
             return self._tier_up(role.removeprefix(TIER_UP))
+        if role == MILESTONE:  # lifetime points, over the whole history
+            return self._crossing(MILESTONE_POINTS, math.inf, HISTORY_DAYS - 30)
+        if role == REWARD:  # a balance: no lot old enough to have expired
+            return self._crossing(LOYALTY.reward_points, math.inf, 300)
+        if role == AT_RISK:
+            return self._at_risk()
+        if role is not None and role.startswith(WELCOME):
+            return self._joined(int(role.removeprefix(WELCOME)))
+        if role == EXPIRING:
+            return self._expiring()
+        if role is not None and role.startswith(SURVEY):
+            return self._surveyed(int(role.removeprefix(SURVEY)))
         # An abandoned cart's customer has ordered nothing in the last 3 days, so the cart
         # stays abandoned; they get that one cart only.
         history = self._segment(self._draw_segment(), 3 if role == ABANDONED else 0)
@@ -139,19 +171,63 @@ class Histories:
         thresholds = sorted(LOYALTY.tiers.values())
         floor = LOYALTY.tiers[tier]
         ceiling = next((t for t in thresholds if t > floor), math.inf)
+        return self._crossing(floor, ceiling, 340)
+
+    def _crossing(self, floor: int, ceiling: float, days: int) -> History:
+        """Points earned on the `days` days before the previous run just under `floor`;
+        an order since the last run (in the 22 hours before `at`) reaches it, not
+        `ceiling`. No lot is older than `days` + 2 days, so within a year none expired."""
         random, baskets, clock = self.rng.random, self.baskets, self.clock
-        points, days = 0, []
+        points, placed = 0, []
         while True:
             basket = baskets[int(random() * len(baskets))]
             earned = points_for(basket.total_cents, LOYALTY)
-            if points + earned < floor:  # in the window, before the previous run
-                days.append((2 + int(random() * 340), basket))
+            if points + earned < floor:  # before the previous run
+                placed.append((2 + int(random() * days), basket))
                 points += earned
             elif points + earned < ceiling:
                 lift = (clock.at - 600 - int(random() * 21 * HOUR), basket)
                 break
-        orders = [(clock.midnights[back] + OPEN + int(random() * OPEN_FOR), b) for back, b in days]
-        return History(sorted([*orders, lift], key=_instant), 342, False)
+        midnights = clock.midnights
+        orders = [(midnights[back] + OPEN + int(random() * OPEN_FOR), b) for back, b in placed]
+        return History(sorted([*orders, lift], key=_instant), days + 2, False)
+
+    def _at_risk(self) -> History:
+        """Orders every `gap` days, at one time of day, the last 2 x gap days before the run
+        date: their silence reaches twice their mean gap on the run date itself."""
+        gap = self.rng.randint(*AT_RISK_GAPS)
+        count = self.rng.randint(3, 7)
+        last = 2 * gap
+        hour = OPEN + int(self.rng.random() * OPEN_FOR)
+        baskets = self.baskets
+        orders = [
+            (
+                self.clock.midnights[last + k * gap] + hour,
+                baskets[int(self.rng.random() * len(baskets))],
+            )
+            for k in range(count)
+        ]
+        return History(sorted(orders, key=_instant), last + (count - 1) * gap, False)
+
+    def _expiring(self) -> History:
+        """Orders on the days whose points expire in 30 and in 7 days, and nothing since
+        that could have spent them."""
+        expire = LOYALTY.points_expire_days
+        orders = [order for days in EXPIRING_DAYS for order in self._place(1, expire - days, 1)]
+        return History(sorted(orders, key=_instant), expire - min(EXPIRING_DAYS), False)
+
+    def _surveyed(self, days: int) -> History:
+        """One order, bought in the café (no delivery: the order is the reference), `days`
+        days before the run less 1 to 20 hours: inside that day's window."""
+        random, baskets = self.rng.random, self.baskets
+        at = self.clock.at - days * DAY - HOUR - int(random() * 19 * HOUR)
+        return History([(at, baskets[int(random() * len(baskets))])], days + 1, False)
+
+    def _joined(self, back: int) -> History:
+        """A member who joined `back` days before the run, 1 to 20 hours before that day's
+        run time (inside that day's window even across a DST change), no order yet."""
+        joined = self.clock.at - back * DAY - HOUR - int(self.rng.random() * 19 * HOUR)
+        return History([], back, False, joined)
 
 
 def _instant(order: Order) -> int:

@@ -1,6 +1,7 @@
-"""Events from the shop (a customer saved, an order placed, a cart changed), applied through
-the import's own path: the same validation, idempotence, ledger entries and summaries, so
-triggers see fresh data and a replayed event changes nothing.
+"""Events from the shop (a customer saved, an order placed, cancelled or delivered, a cart
+changed, an interaction that earns points), applied through the import's own path: the same
+validation, idempotence, ledger entries and summaries, so triggers see fresh data and a
+replayed event changes nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from campaigns.config import Settings
 from shop.csv_rows import COLUMNS, OPTIONAL
 from shop.importer import import_dir
 
-KINDS = {"customer": "customers", "product": "products", "order": "orders", "cart": "cart_events"}
+KINDS = {
+    "customer": "customers",
+    "interaction": "interactions",
+    "product": "products",
+    "order": "orders",
+    "cart": "cart_events",
+}
 Scalar = str | int | float | bool | None
 
 
@@ -59,9 +66,11 @@ def _finite_float(text: str) -> float:
 def apply_event(
     engine: Engine, settings: Settings, kind: str, event: Mapping[str, Any]
 ) -> list[str]:
-    """Write one event (an order may carry its `items`, `coupon_code` and `discount`: a
-    coupon it redeems is marked by the import); EventError if anything is wrong, else the
-    warnings of what was written."""
+    """Write one event (an order may carry its `items`, `coupon_code`, `discount`,
+    `points_redeemed`, `status` and `delivered_at`: the import marks a coupon it redeems,
+    books its points, and takes them back when it comes again cancelled); EventError if
+    anything is wrong (points it redeems beyond the balance too), else the warnings of what
+    was written."""
     if kind not in KINDS:
         raise EventError([f"unknown event kind {kind!r} (known: {', '.join(KINDS)})"])
     _check_shape(kind, event)

@@ -1,11 +1,11 @@
 """Booking the expiry of unspent point lots, set-based.
 
-A lot (an earn entry) whose customer never spent a point expires whole: one
-`INSERT … SELECT` books all of those at once, however many years of history a first run
-after an import finds. Only the customers who spent points (redeem or negative adjust
-entries, found through a small partial index) need the FIFO arithmetic of
-`shop.loyalty.balance_on`; they are read and written a bounded batch at a time.
-Idempotent: the unique `lot_id` holds one expire entry per lot.
+A lot (an `earn` or `bonus` entry, shop.models.LOT_KINDS) whose customer never spent a
+point expires whole: one `INSERT … SELECT` books all of those at once, however many years
+of history a first run after an import finds. Only the customers who spent points (redeem,
+reward, reverse or negative adjust entries, found through a small partial index) need the
+FIFO arithmetic of `shop.loyalty.balance_on`; they are read and written a bounded batch at
+a time. Idempotent: the unique `lot_id` holds one expire entry per lot.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sqlalchemy import (
 
 from campaigns.config import LoyaltySettings
 from shop.loyalty import Entry, balance_on, entries_of
-from shop.models import SPEND_SQL, LedgerEntry
+from shop.models import LOT_KINDS, SPEND_SQL, LedgerEntry
 from shop.sql import upsert_insert
 from shop.types import UTCDateTime
 
@@ -54,8 +54,8 @@ def write_expiries(
     loyalty: LoyaltySettings,
     since: date | None = None,
 ) -> int:
-    """Book expire entries for earn lots whose expiry date is in (since, on] (all when
-    None). Returns the entries this call wrote (an overlapping run may have booked some)."""
+    """Book expire entries for lots whose expiry date is in (since, on] (all when None).
+    Returns the entries this call wrote (an overlapping run may have booked some)."""
     lots = _due_lots(on, tz, loyalty, since)
     first = connection.scalar(select(func.min(lots.c.expires_on)))
     if first is None:
@@ -67,13 +67,13 @@ def write_expiries(
 
 
 def _due_lots(on: date, tz: ZoneInfo, loyalty: LoyaltySettings, since: date | None) -> Any:
-    """Earn lots with points that expire in (since, on], as a subquery."""
+    """Lots with points that expire in (since, on], as a subquery."""
     due = and_(
-        LedgerEntry.kind == "earn",
+        LedgerEntry.kind.in_(LOT_KINDS),
         LedgerEntry.points > 0,
         LedgerEntry.expires_on <= on,
     )
-    if since is not None:  # expires_on = on_date + N: bound the earn instants (indexed)
+    if since is not None:  # expires_on = on_date + N: bound the lots' instants (indexed)
         lifetime = timedelta(days=loyalty.points_expire_days)
         first, last = since + timedelta(days=1) - lifetime, on - lifetime
         due = and_(
@@ -151,7 +151,7 @@ def _expired_rows(
     connection: Connection, customers: list[str], on: date, tz: ZoneInfo
 ) -> list[dict[str, Any]]:
     rows = []
-    for customer_id, entries in entries_of(connection, customers).items():
+    for customer_id, entries in entries_of(connection, customers, tz).items():
         closed = {e.lot_id for e in entries if e.kind == "expire"}
         for lot_id, points in balance_on(entries, on).expired:
             if lot_id not in closed:

@@ -32,6 +32,7 @@ from typing import Any
 
 from campaigns.config import Settings
 from shop import csv_rows
+from shop.csv_loyalty import InteractionParser, order_parser
 from shop.csv_rows import Lines, RowError, RowParser
 from shop.import_csv import CsvBlocks
 
@@ -116,10 +117,11 @@ def _batches(
 
 def _parser(plan: FilePlan, settings: Settings) -> Callable[[Sequence[str]], tuple[object, ...]]:
     parser = RowParser(settings)
-    parsers = {
+    parsers: dict[str, Callable[[Sequence[str]], tuple[object, ...]]] = {
         "customers": parser.customer,
+        "interactions": InteractionParser(settings),
         "products": parser.product,
-        "orders": parser.orders(plan.optional),
+        "orders": order_parser(parser, plan.optional),
         "order_items": parser.item,
         "cart_events": parser.cart_event,
     }

@@ -13,8 +13,12 @@ executemany binds datetimes).
 
 An upsert updates a row only when a value differs, so importing the same files again rewrites
 nothing (nor the customers' address-hash indexes, whose keys are random), and never updates
-an erased customer. An order's earn entry (shop.loyalty.earn_entry) is computed by the
-database from the orders the import just wrote, set-based, instead of a Python row per order.
+an erased customer. A row written once (an order) may still have `fill` columns: one still at
+its initial value takes a later row's other value, once (an order's status leaves `placed`,
+its delivery instant is set), and never changes again.
+
+An order's earn entry (shop.loyalty.earn_entry) is computed by the database from the orders
+the import just wrote, set-based, instead of a Python row per order.
 """
 
 from __future__ import annotations
@@ -33,7 +37,10 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     column,
+    func,
+    literal_column,
     or_,
     select,
     table,
@@ -74,6 +81,8 @@ class Target:
     update: bool = False
     skip: tuple[str, ...] = ()
     only_if: ColumnElement[bool] | None = None  # also needed for an update to happen
+    # Without `update`: (column, its initial value) that a conflict may still fill, once
+    fill: tuple[tuple[str, object], ...] = ()
 
     @property
     def table(self) -> Table:
@@ -156,9 +165,11 @@ class CopySink:
         self.truncate_sql = f"TRUNCATE {name}"
         stage = table(name, column("leal_line"), *(column(c) for c in self.columns))
         rows = select(*(stage.c[c] for c in self.columns))
+        keys = [stage.c[key] for key in target.keys]
         if target.update:  # the last row of each key
-            keys = [stage.c[key] for key in target.keys]
             rows = rows.ext(distinct_on(*keys)).order_by(*keys, stage.c.leal_line.desc())
+        elif target.fill:  # one row per key, as rows one after another would leave it
+            rows = _first_filled(stage, target, keys)
         else:
             rows = rows.order_by(stage.c.leal_line)
         source = upsert_insert(connection, target.table).from_select(self.columns, rows)
@@ -175,9 +186,35 @@ class CopySink:
         self.cursor.execute(self.truncate_sql)
 
 
+def _first_filled(stage: Any, target: Target, keys: list[Any]) -> Any:
+    """The staged rows of a `fill` target, one per key (one statement may not update a row
+    twice): the first row's values, and for each fill column the first value in line order
+    that is not the initial one, which is what those rows written one by one would leave."""
+    line, initial = stage.c.leal_line, dict(target.fill)
+
+    def first(name: str) -> Any:
+        unset = _is(stage.c[name], initial[name])
+        return func.first_value(stage.c[name]).over(partition_by=keys, order_by=(unset, line))
+
+    picked = [first(name).label(name) if name in initial else stage.c[name]
+              for name in target.columns]  # fmt: skip
+    return select(*picked).ext(distinct_on(*keys)).order_by(*keys, line)
+
+
+def _is(value: Any, initial: object) -> ColumnElement[bool]:
+    """Written out, not bound: the statements are run with their rows' parameters only."""
+    if initial is None:
+        return value.is_(None)  # type: ignore[no-any-return]
+    assert isinstance(initial, str) and "'" not in initial, "a plain text constant"
+    return value == literal_column(f"'{initial}'")  # type: ignore[no-any-return]
+
+
 def upsert(connection: Connection, target: Target, insert: Any) -> Any:
     """`insert` with the target's ON CONFLICT: nothing, or an update of the non-key columns
-    when one of them differs (and `only_if` holds)."""
+    when one of them differs (and `only_if` holds), or of the `fill` columns still at their
+    initial value when the new row has another."""
+    if target.fill:
+        return _fill(target, insert)
     if not target.update:
         return insert.on_conflict_do_nothing(index_elements=target.keys)
     changed = [name for name in target.columns if name not in target.keys]
@@ -188,6 +225,19 @@ def upsert(connection: Connection, target: Target, insert: Any) -> Any:
         index_elements=target.keys,
         set_={name: insert.excluded[name] for name in changed},
         where=where,
+    )
+
+
+def _fill(target: Target, insert: Any) -> Any:
+    """ON CONFLICT: each fill column still at its initial value takes the new row's value;
+    the row is updated only when one of them changes."""
+    stored, excluded = target.table.c, insert.excluded
+    unset = {name: _is(stored[name], initial) for name, initial in target.fill}
+    changes = [and_(unset[name], ~_is(excluded[name], initial)) for name, initial in target.fill]
+    return insert.on_conflict_do_update(
+        index_elements=target.keys,
+        set_={name: case((unset[name], excluded[name]), else_=stored[name]) for name in unset},
+        where=or_(*changes),
     )
 
 

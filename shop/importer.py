@@ -6,8 +6,10 @@ references are checked with one query per referenced table (rows imported earlie
 count), and it is written with INSERT … ON CONFLICT (`shop.import_write`: executemany, or COPY
 on PostgreSQL), so importing the same files again changes nothing and memory stays flat
 however long the files are. Each order's earn entry is written by the database from the
-orders just written. Bad rows are reported as `file:line: reason` and skipped; with `strict`,
-any problem rolls the whole import back.
+orders just written, and so are the entries of the loyalty columns and of interactions
+(`shop.import_loyalty`: redemptions checked against the balance, reversals of cancelled
+orders, points for interactions). Bad rows are reported as `file:line: reason` and skipped;
+with `strict`, any problem rolls the whole import back.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +28,31 @@ from sqlalchemy import Connection, Engine, Index, Table, func, literal, select
 
 from campaigns.config import Settings
 from shop.carts import refresh_carts
-from shop.csv_rows import COLUMNS, OPTIONAL, Lines, show
+from shop.csv_rows import COLUMNS, COUPON_COLUMNS, OPTIONAL, Lines, show
 from shop.db import writer
 from shop.import_consent import CustomerGuard
 from shop.import_csv import CsvBlocks
+from shop.import_loyalty import OrderLoyalty, book_bonuses
 from shop.import_parse import FilePlan, Prepare, parsed_files
 from shop.import_write import Sink, Target, encoded, order_sink, sink
-from shop.models import CartEvent, Customer, LedgerEntry, Order, OrderItem, Product
+from shop.models import (
+    PLACED,
+    Base,
+    CartEvent,
+    Customer,
+    Interaction,
+    LedgerEntry,
+    Order,
+    OrderItem,
+    Product,
+)
 from shop.purchases import PurchaseTracker
 from shop.redemptions import mark_redemptions
 from shop.stats import refresh_customer_stats
 
 # Per file: (position in the parsed row, CSV column, the column it must exist in).
 REFERENCES: dict[str, tuple[tuple[int, str, Any], ...]] = {
+    "interactions": ((1, "customer_id", Customer.id),),
     "orders": ((1, "customer_id", Customer.id),),
     "order_items": ((0, "order_id", Order.id), (1, "sku", Product.sku)),
     "cart_events": ((1, "customer_id", Customer.id), (2, "sku", Product.sku)),
@@ -49,15 +63,18 @@ TARGETS = {
     "customers": Target(
         Customer, ("id",), update=True, skip=("erased_at",), only_if=Customer.erased_at.is_(None)
     ),
+    "interactions": Target(Interaction, ("id",)),
     "products": Target(Product, ("sku",), update=True),
-    # status, points_redeemed and delivered_at: not read from files yet (issue 12)
-    "orders": Target(Order, ("id",), skip=("status", "points_redeemed", "delivered_at")),
+    "orders": Target(Order, ("id",)),  # its columns depend on the file's (_orders_target)
     "order_items": Target(OrderItem, ("order_id", "sku"), update=True),
     "cart_events": Target(CartEvent, ("cart_id", "sku", "at")),
 }
-# The columns a file's optional ones fill (csv_rows.OPTIONAL): a file without any leaves them
-# out, to the database's defaults, and is written as it was before they existed.
-FILLED_BY_OPTIONAL = {"orders": ("coupon_code", "discount_cents")}
+# The order columns the optional ones fill (csv_rows.OPTIONAL): a file without them leaves
+# them out, to the database's defaults, and is written as it was before they existed.
+COUPON_FILLED = ("coupon_code", "discount_cents")
+LOYALTY_FILLED = ("status", "points_redeemed", "delivered_at")
+# An order is written once, but its status may still leave `placed` and its delivery be set.
+ORDER_FILL: tuple[tuple[str, object], ...] = (("status", PLACED), ("delivered_at", None))
 BULK_BYTES = 1 << 20  # files from this size go through COPY on PostgreSQL
 
 
@@ -87,9 +104,12 @@ def import_dir(
     *,
     strict: bool = False,
     on: date | None = None,
+    at: datetime | None = None,
 ) -> ImportReport:
     """Import the CSV files in `directory`; customer summaries are computed as of `on`
-    (a shop-local date; default today). With `strict`, write nothing if anything is bad."""
+    (a shop-local date; default today), and what the files say happened (an order
+    cancelled) is learned at the instant `at` (default now). With `strict`, write nothing
+    if anything is bad."""
     started = time.perf_counter()
     report = ImportReport()
     report.warnings += [
@@ -103,8 +123,8 @@ def import_dir(
         _import_pragmas(connection),
         connection.begin() as transaction,
     ):
-        loader = _Loader(connection, settings, report)
         deferred = _DeferredIndexes(connection)
+        loader = _Loader(connection, settings, report, deferred, at or datetime.now(UTC))
         files = [_File(name, directory / f"{name}.csv") for name in COLUMNS]  # in order
         loader.load([file for file in files if file.path.is_file()])
         if strict and report.problems:
@@ -170,6 +190,7 @@ class _File:
     report: FileReport = field(init=False)
     plan: FilePlan | None = None
     sink: Sink | None = None
+    loyalty: OrderLoyalty | None = None  # an orders file with loyalty columns
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -180,8 +201,16 @@ class _File:
 class _Loader:
     """One import on one connection: parsers, writers and the report they fill."""
 
-    def __init__(self, connection: Connection, settings: Settings, report: ImportReport) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        settings: Settings,
+        report: ImportReport,
+        deferred: _DeferredIndexes,
+        at: datetime,
+    ) -> None:
         self.connection, self.settings, self.report = connection, settings, report
+        self.deferred, self.at = deferred, at
         self.customers = CustomerGuard(
             connection, TARGETS["customers"].columns, settings.shop.default_phone_region
         )
@@ -189,6 +218,7 @@ class _Loader:
         self.ledger_before = connection.scalar(select(func.max(LedgerEntry.id))) or 0
         self.cart_events_before = connection.scalar(select(func.max(CartEvent.id))) or 0
         self.orders_written = False
+        self.ledger_written = False  # besides orders' entries: interactions' points
         self.purchases = PurchaseTracker(connection)
         self.lookups: dict[Any, _Lookup] = {}
 
@@ -209,6 +239,7 @@ class _Loader:
                 assert plan is file.plan
                 for good, bad in batches:
                     self._batch(file, good, bad)
+                self._settle(file)
                 file.report.seconds = time.perf_counter() - started
 
     def _plan(self, file: _File) -> None:
@@ -219,10 +250,14 @@ class _Loader:
         columns, width, optional = layout
         bulk = file.path.stat().st_size >= BULK_BYTES
         target = TARGETS[file.name]
-        if not optional and file.name in FILLED_BY_OPTIONAL:
-            target = replace(target, skip=(*target.skip, *FILLED_BY_OPTIONAL[file.name]))
         if file.name == "orders":
+            target = _orders_target(target, optional)
             file.sink = order_sink(self.connection, target, self.settings.loyalty, bulk=bulk)
+            if target.fill:
+                file.loyalty = OrderLoyalty(
+                    self.connection, file.sink.columns, self.settings.loyalty,
+                    self.settings.shop.tz, self.at,
+                )  # fmt: skip
         else:
             file.sink = sink(self.connection, target, bulk=bulk)
         prepare = self._prepare(file, file.sink)
@@ -269,7 +304,14 @@ class _Loader:
             good = self._known(good, bad, position, column, target)
         if file.name == "customers":
             good = self.customers.rows(good, file.path, self.report.warnings)
+        if file.loyalty is not None:
+            good = file.loyalty.aside(good)  # the rows that redeem points: at the file's end
         file.sink.write(good)
+        if file.loyalty is not None:
+            file.loyalty.written(good)
+        if file.name == "interactions" and good:
+            book_bonuses(self.connection, {row[0] for _, row in good}, self.settings.loyalty)
+            self.ledger_written = True
         if file.name == "order_items":
             self.purchases.lines_written([row[0] for _, row in good])
         if file.name == "orders" and good:
@@ -278,6 +320,20 @@ class _Loader:
         file.report.imported += len(good)
         file.report.bad += len(bad)
         self.report.problems += [f"{file.path}:{line}: {reason}" for line, reason in sorted(bad)]
+
+    def _settle(self, file: _File) -> None:
+        """The rows of an orders file that redeem points, checked and written at its end."""
+        if file.loyalty is None or not file.loyalty.staged:
+            return
+        assert file.sink is not None
+        self.deferred.rebuild(LedgerEntry)  # the check reads its customers' entries
+        written, refused = file.loyalty.settle(file.sink.write)
+        file.report.imported += written
+        file.report.bad += len(refused)
+        self.report.problems += [
+            f"{file.path}:{line}: {reason}" for line, reason in sorted(refused)
+        ]
+        self.orders_written = self.orders_written or written > 0
 
     def _known(self, good: Lines, bad: Lines, position: int, column: str, target: Any) -> Lines:
         """The rows whose reference exists; the others become bad rows."""
@@ -304,12 +360,13 @@ class _Loader:
         written = None
         if self.ledger_before:
             written = select(LedgerEntry.order_id).where(LedgerEntry.id > self.ledger_before)
-        mark_redemptions(self.connection, written)
+        mark_redemptions(self.connection, written, self.settings.shop.tz)
 
     def refresh_summaries(self, on: date) -> None:
-        """Summaries of the customers with new orders and of the carts with new events
-        (all of them on a first import). New rows have ids above the ones before."""
-        if self.orders_written:
+        """Summaries of the customers with new ledger entries (new orders, reversals,
+        redemptions, interactions) and of the carts with new events (all of them on a first
+        import). New rows have ids above the ones before."""
+        if self.orders_written or self.ledger_written:
             customers = None
             if self.ledger_before:
                 customers = select(LedgerEntry.customer_id).where(
@@ -374,12 +431,31 @@ class _DeferredIndexes:
                     index.drop(connection)
                     self.dropped.append(index)
 
-    def rebuild(self) -> None:
-        if self.dropped and self.connection.dialect.name == "sqlite":
+    def rebuild(self, *only: type[Base]) -> None:
+        """The dropped indexes (`only` those of these tables: before the import's end, when
+        it must read them, and back to the import's cache afterwards)."""
+        tables = {model.__table__ for model in only}
+        wanted = [index for index in self.dropped if not only or index.table in tables]
+        if not wanted:
+            return
+        sqlite = self.connection.dialect.name == "sqlite"
+        if sqlite:
             self.connection.exec_driver_sql(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
-        for index in self.dropped:
+        for index in wanted:
             index.create(self.connection)
-        self.dropped = []
+        self.dropped = [index for index in self.dropped if index not in wanted]
+        if sqlite and only:
+            self.connection.exec_driver_sql(f"PRAGMA cache_size={IMPORT_PRAGMAS['cache_size']}")
+
+
+def _orders_target(target: Target, optional: tuple[str, ...]) -> Target:
+    """Orders as the file's optional columns fill them: with a loyalty one, every column and
+    the fill of status and delivery on a conflict; else without the loyalty columns (and
+    without the coupon ones when the file has none), written once as before."""
+    if set(optional) - set(COUPON_COLUMNS):
+        return replace(target, fill=ORDER_FILL)
+    skipped = LOYALTY_FILLED if optional else (*COUPON_FILLED, *LOYALTY_FILLED)
+    return replace(target, skip=(*target.skip, *skipped))
 
 
 def _partial(index: Index) -> bool:

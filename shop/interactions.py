@@ -14,10 +14,12 @@ from campaigns.config import LoyaltySettings
 from shop.models import BONUS, Interaction, LedgerEntry
 from shop.sql import upsert_insert
 
+SOURCE_PREFIX = "interaction:"  # the import books the same sources set-based
+
 
 def interaction_source(interaction_id: str) -> str:
     """The ledger `source` of an interaction's bonus entry."""
-    return f"interaction:{interaction_id}"
+    return f"{SOURCE_PREFIX}{interaction_id}"
 
 
 def bonus_entry(

@@ -4,10 +4,15 @@ Rules (settings `[loyalty]`):
 - an order earns floor(total x points_per_currency_unit) points, on its shop-local date;
 - earned points count on dates d with order_date <= d < order_date + points_expire_days,
   both for the balance (unless spent first) and for the tier window;
-- redemptions spend the oldest live points first (FIFO); what is left of a lot when it
-  reaches its expiry date expires;
-- the tier on date d is the highest tier whose threshold <= points earned in the window,
-  so spending points never lowers a tier.
+- the positive entries are lots (an order's `earn`, an interaction's `bonus`, a positive
+  `adjust` that never expires); the negative ones spend: redemptions, rewards, reversals of
+  cancelled orders, negative adjustments. Spends take the oldest live lots first (FIFO);
+  what is left of a lot when it reaches its expiry date expires;
+- a spend is spent on the day it was booked: a reversal dated on its order's day but
+  learned weeks later (`booked_on`) takes points from the lots live when it was learned, so
+  a lot that already expired, and whose expiry is booked, is never spent again;
+- the tier on date d is the highest tier whose threshold <= points earned in the window
+  (`loyalty.tier_kinds`), so spending points never lowers a tier.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
@@ -68,11 +74,21 @@ class Entry:
     """A ledger line as the arithmetic needs it."""
 
     id: int
-    kind: str  # earn | redeem | expire | adjust
+    kind: str  # shop.models' ledger kinds: earn, bonus, redeem, reward, reverse, expire, adjust
     points: int
     on_date: date
     expires_on: date | None = None
     lot_id: int | None = None
+    # A spend booked on a later shop-local day than its `on_date` (a reversal, learned after
+    # its order's day): the FIFO spends it that day. None: on `on_date`.
+    booked_on: date | None = None
+
+    @property
+    def fifo_date(self) -> date:
+        """The day the FIFO applies it: a lot on its date, a spend when it was booked."""
+        if self.points < 0 and self.booked_on is not None:
+            return max(self.booked_on, self.on_date)
+        return self.on_date
 
 
 @dataclass(frozen=True)
@@ -86,20 +102,25 @@ def balance_on(entries: Iterable[Entry], on: date, horizon_days: int = 30) -> Ba
     """The balance at the end of the shop-local date `on`.
 
     Lots are spent oldest first; a lot is live on dates before its `expires_on`, and
-    whatever is left of it then expires. Stored expire entries are not needed: they
-    record what this computes.
+    whatever is left of it then expires. Each day its lots come before its spends (an
+    order's points can pay for a redemption later that day), lots in (date, id) order.
+    Stored expire entries are not needed: they record what this computes.
     """
     lots: list[list[Any]] = []  # [lot id, expires_on, points left]
     expired: list[tuple[int, int]] = []
     debt = 0  # points spent beyond the live balance (a correction may cause it)
-    for entry in sorted(entries, key=lambda e: (e.on_date, e.kind != "earn", e.id)):
-        if entry.on_date > on:
+    next_expiry = date.max  # the soonest expiry of a live lot: nothing to drop before it
+    for entry in sorted(entries, key=lambda e: (e.fifo_date, e.points <= 0, e.id)):
+        day = entry.fifo_date
+        if day > on:
             break
-        _drop_expired(lots, entry.on_date, expired)
+        if day >= next_expiry:  # a customer with years of orders: not a pass per entry
+            next_expiry = _drop_expired(lots, day, expired)
         if entry.kind == "expire":
             continue
         if entry.points > 0:
             lots.append([entry.id, entry.expires_on or date.max, entry.points])
+            next_expiry = min(next_expiry, lots[-1][1])
             debt = _spend(lots, debt)
         else:
             debt = _spend(lots, debt - entry.points)
@@ -112,12 +133,14 @@ def balance_on(entries: Iterable[Entry], on: date, horizon_days: int = 30) -> Ba
     )
 
 
-def _drop_expired(lots: list[list[Any]], day: date, expired: list[tuple[int, int]]) -> None:
-    """Remove the lots that are no longer live on `day`, noting what they still held."""
+def _drop_expired(lots: list[list[Any]], day: date, expired: list[tuple[int, int]]) -> date:
+    """Remove the lots that are no longer live on `day`, noting what they still held;
+    the soonest expiry among the lots left."""
     for lot in lots:
         if lot[1] <= day and lot[2] > 0:
             expired.append((lot[0], lot[2]))
     lots[:] = [lot for lot in lots if lot[1] > day]
+    return min((lot[1] for lot in lots), default=date.max)
 
 
 def _spend(lots: list[list[Any]], amount: int) -> int:
@@ -131,8 +154,12 @@ def _spend(lots: list[list[Any]], amount: int) -> int:
     return max(amount, 0)
 
 
-def entries_of(connection: Connection, customer_ids: Sequence[str]) -> dict[str, list[Entry]]:
-    """The ledger of each customer, for balance computations in batch."""
+def entries_of(
+    connection: Connection, customer_ids: Sequence[str], tz: ZoneInfo | None = None
+) -> dict[str, list[Entry]]:
+    """The ledger of each customer, for balance computations in batch. With the shop's
+    zone `tz`, spends booked after their date (reversals) carry the day they were booked;
+    without it they are spent on their date (exact for every ledger without reversals)."""
     rows = connection.execute(
         select(
             LedgerEntry.customer_id,
@@ -142,9 +169,20 @@ def entries_of(connection: Connection, customer_ids: Sequence[str]) -> dict[str,
             LedgerEntry.on_date,
             LedgerEntry.expires_on,
             LedgerEntry.lot_id,
+            LedgerEntry.at,
         ).where(LedgerEntry.customer_id.in_(customer_ids))
     )
     by_customer: dict[str, list[Entry]] = {cid: [] for cid in customer_ids}
-    for customer_id, entry_id, kind, points, on_date, expires_on, lot_id in rows:
-        by_customer[customer_id].append(Entry(entry_id, kind, points, on_date, expires_on, lot_id))
+    for customer_id, entry_id, kind, points, on_date, expires_on, lot_id, at in rows:
+        booked_on = booked_day(points, on_date, at, tz)
+        entry = Entry(entry_id, kind, points, on_date, expires_on, lot_id, booked_on)
+        by_customer[customer_id].append(entry)
     return by_customer
+
+
+def booked_day(points: int, on_date: date, at: datetime, tz: ZoneInfo | None) -> date | None:
+    """An Entry's `booked_on`: the shop-local day a spend was booked, when after its date."""
+    if tz is None or points >= 0:
+        return None
+    day = at.astimezone(tz).date()
+    return day if day > on_date else None

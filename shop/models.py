@@ -37,6 +37,9 @@ NAMING = {
 }
 
 ID = String(64)
+PLACED = "placed"  # an order's status unless the shop cancelled or refunded it
+CANCELLED_SQL = "status != 'placed'"  # written out: a partial index's predicate
+REWARD_SQL = "points_cost IS NOT NULL"  # reward coupons
 
 
 class Base(DeclarativeBase):
@@ -98,6 +101,9 @@ class Order(Base):
         Index("ix_orders_customer_at", "customer_id", "ordered_at", "local_date", "total_cents"),
         # post_purchase_survey: the orders of a window of days (appended in time order)
         Index("ix_orders_ordered_at", "ordered_at", "customer_id"),
+        # cancelled and refunded orders, few: what the report takes off its conversions
+        Index("ix_orders_cancelled", "customer_id", "ordered_at",
+              sqlite_where=text(CANCELLED_SQL), postgresql_where=text(CANCELLED_SQL)),
         # the same by delivery, for shops that send it (partial: no row for the others)
         Index("ix_orders_delivered_at", "delivered_at", "customer_id",
               sqlite_where=text("delivered_at IS NOT NULL"),
@@ -325,7 +331,10 @@ class Coupon(Base):
     __tablename__ = "coupons"
     __table_args__ = (
         UniqueConstraint("campaign", "customer_id", "occasion", name="uq_coupons_moment"),
-    )
+        # a customer's reward coupons, for their loyalty card (partial: rewards are few)
+        Index("ix_coupons_rewards", "customer_id", "expires_on",
+              sqlite_where=text(REWARD_SQL), postgresql_where=text(REWARD_SQL)),
+    )  # fmt: skip
 
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     campaign: Mapped[str] = mapped_column(String(64))

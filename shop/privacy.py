@@ -11,10 +11,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, String, Table, Text, func, or_, select, update
+from sqlalchemy import JSON, Connection, String, Table, Text, delete, func, or_, select, update
 
 from shop.address_keys import keyer
-from shop.models import Base, Customer, LedgerEntry, Order, OrderItem, OutboxMessage, Suppression
+from shop.models import (
+    Base,
+    Customer,
+    LedgerEntry,
+    Order,
+    OrderItem,
+    OutboxMessage,
+    Suppression,
+    SurveyClick,
+    SurveyResponse,
+)
 from shop.suppressions import suppress_key
 
 ERASED = "erased"  # the skip reason of cancelled messages and the suppressions' reason
@@ -134,7 +144,8 @@ def _cancel_messages(connection: Connection, customer_id: str, now: datetime) ->
 
 def _scrub_rows(connection: Connection, customer_id: str) -> None:
     """Their messages keep campaign, channel, state and times (the KPIs), not what they
-    said: contexts, provider details (an SMTP reply quotes the address). Ledger notes go."""
+    said: contexts, provider details (an SMTP reply quotes the address). Ledger notes,
+    survey comments and survey clicks go."""
     connection.execute(
         update(OutboxMessage)
         .where(OutboxMessage.customer_id == customer_id)
@@ -143,6 +154,14 @@ def _scrub_rows(connection: Connection, customer_id: str) -> None:
     connection.execute(
         update(LedgerEntry).where(LedgerEntry.customer_id == customer_id).values(note=None)
     )
+    # Survey answers keep their scores (anonymous statistics: NPS, CSAT), not the words;
+    # the clicks on survey links (when, how fast after the send) go.
+    connection.execute(
+        update(SurveyResponse)
+        .where(SurveyResponse.customer_id == customer_id, SurveyResponse.comment.is_not(None))
+        .values(comment=None)
+    )
+    connection.execute(delete(SurveyClick).where(SurveyClick.customer_id == customer_id))
 
 
 def _mask_everywhere(connection: Connection, values: list[str]) -> None:

@@ -43,10 +43,14 @@ def refresh_customer_stats(
     on: date,
     customers: Select[str] | CompoundSelect[str] | None = None,
 ) -> None:
-    """Recompute the summary of `customers` (all when None) as of the shop-local date `on`."""
+    """Recompute the summary of `customers` (all when None) as of the shop-local date `on`.
+
+    The tier window sums the `loyalty.tier_kinds` entries dated in it: orders' points, less
+    those of cancelled orders (a reversal carries its order's date), plus points for actions
+    when the program counts them toward tiers."""
     window_start = on - timedelta(days=loyalty.points_expire_days)  # exclusive
     in_window = and_(
-        LedgerEntry.kind == "earn",
+        LedgerEntry.kind.in_(loyalty.tier_kinds),
         LedgerEntry.on_date > window_start,
         LedgerEntry.on_date <= on,
     )

@@ -13,13 +13,22 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from campaigns.config import Settings
+from campaigns.config import Campaign, Settings, Survey
 from campaigns.offers import IssuedCoupon, Moment
 from shop.csv_rows import is_locale, is_web_url
 from shop.redact import redact
 from templates import context_data as data
+from templates import moments
+from templates.links import HONEYPOT, SurveyMoment, card_url, survey_token, survey_url
 from templates.sandbox import format_money
+from templates.surveys import SCALES, question, scale_labels
 from templates.unsubscribe import Signer
+
+# The languages templates.surveys words its questions and labels in; a customer in another
+# gets the shop's default language, the one the templates fall back to.
+_SURVEY_LANGUAGES = frozenset({"ca", "en", "es", "it", "ro"})
+# Triggers whose moment is about an order, and the moment column that names it.
+_ORDER_OF = {"post_purchase_survey": "order_id", "review_request": "survey_occasion"}
 
 
 @dataclass(frozen=True)
@@ -75,13 +84,15 @@ def build_contexts(
     ContextFailure where that one message's context cannot be built."""
     ids = {ref.customer_id for ref in refs}
     people = data.customers(connection, ids)
-    points = data.loyalty(connection, ids, on, settings.loyalty)
+    points = data.loyalty(connection, ids, on, settings.loyalty, settings.shop.tz)
     skus = {sku for skus in personal.recommendations.values() for sku in skus}
     skus |= {sku for ref in refs for sku in ref.moment.get("recommendations", ())}
     lines = data.cart_lines(connection, _carts(refs))
     skus |= {sku for cart in lines.values() for sku, _ in cart}
+    orders = data.orders(connection, _orders(refs))
+    skus |= {line[0] for order in orders.values() for line in order.lines}
     catalog = data.products(connection, skus)
-    builder = _Builder(settings, signer, personal, catalog, lines, on)
+    builder = _Builder(settings, signer, personal, catalog, lines, on, orders)
     return [
         builder.built(ref, people[ref.customer_id], points[ref.customer_id])
         if ref.customer_id in people
@@ -103,12 +114,44 @@ def _carts(refs: Sequence[MessageRef]) -> list[tuple[str, datetime]]:
     return carts
 
 
+def _orders(refs: Sequence[MessageRef]) -> set[str]:
+    """The orders the batch's survey and review moments are about (read in one go)."""
+    found = set()
+    for ref in refs:
+        column = _ORDER_OF.get(ref.trigger)
+        value = ref.moment.get(column) if column else None
+        if isinstance(value, str) and value:
+            found.add(value.removeprefix(moments.SURVEY_OCCASION))
+    return found
+
+
+def survey_context(
+    survey: Survey, token: str, public_url: str, locale: str, shop_name: str, points: int | None
+) -> dict[str, Any]:
+    """What templates see as `survey`: the question and what the ends of the scale mean
+    in `locale`, one link per score, the honeypot (a link no person sees or reaches: what
+    follows it is a link scanner), and the points answering earns (or none)."""
+    low, high = scale_labels(survey.kind, locale)
+    return {
+        "kind": survey.kind,
+        "question": question(survey, locale, shop_name),
+        "comment": survey.comment,
+        "labels": {"low": low, "high": high},
+        "links": [
+            {"score": score, "url": survey_url(public_url, token, score)}
+            for score in SCALES[survey.kind].scores
+        ],
+        "honeypot_url": survey_url(public_url, token, HONEYPOT),
+        "points": points,
+    }
+
+
 def _cart_instant(ref: MessageRef) -> datetime:
     return datetime.fromisoformat(str(ref.moment["last_change_at"]))
 
 
 def _failure(error: Exception, person: dict[str, Any]) -> ContextFailure:
-    if isinstance(error, _UnbuildableError):
+    if isinstance(error, _UnbuildableError | moments.MomentError):
         return ContextFailure(str(error))
     detail = f"{type(error).__name__}: {error}"  # the words may quote a value: redacted
     names = (person["first_name"], person["last_name"])
@@ -124,16 +167,27 @@ class _Builder:
         catalog: dict[str, dict[str, Any]],
         lines: dict[str, list[tuple[str, int]]],
         on: date,
+        orders: dict[str, data.OrderSummary],
     ) -> None:
         self.settings, self.signer, self.personal = settings, signer, personal
-        self.catalog, self.lines, self.on = catalog, lines, on
-        shop = settings.shop
+        self.catalog, self.lines, self.on, self.orders = catalog, lines, on, orders
+        shop, loyalty = settings.shop, settings.loyalty
         self.shop = {
             "name": shop.name,
             "url": shop.url,
             "postal_address": shop.postal_address,
             "currency": shop.currency,
         }
+        rate = loyalty.points_per_currency_unit
+        # The program's rules, the same for everyone: shown beside each customer's points.
+        self.program = {
+            "reward_points": loyalty.reward_points,
+            "reward_percent_off": loyalty.reward_percent_off,
+            "points_per_currency_unit": int(rate) if rate == rate.to_integral_value() else rate,
+            "points_expire_days": loyalty.points_expire_days,
+            "tiers": [{"name": name, "points": points} for name, points in loyalty.tiers.items()],
+        }
+        self.public_url = settings.web.public_url
 
     def built(self, ref: MessageRef, person: dict[str, Any], loyalty: data.Loyalty) -> Built:
         try:
@@ -163,12 +217,14 @@ class _Builder:
         return {
             "customer": customer,
             "shop": self.shop,
-            "loyalty": loyalty.as_context(),
+            "loyalty": loyalty.as_context() | self.program,
             "offer": self._offer(ref, locale),
             "recommendations": [
                 self._product(sku, locale) for sku in recommended if sku in self.catalog
             ],  # a product deleted since the run is left out, not the whole message
             "unsubscribe_url": self._unsubscribe_url(ref),
+            "card_url": card_url(self.public_url, self.signer, ref.customer_id),
+            "survey": self._survey(ref, locale),
             "campaign": {"name": ref.campaign},
             "moment": self._moment(ref, locale),
         }
@@ -221,7 +277,86 @@ class _Builder:
                 cart_total=self._money(total, locale),
                 cart_url=f"{self.settings.shop.url.rstrip('/')}/cart",
             )
+        else:
+            moment = self._loyalty_moment(ref, moment, locale)
         return moment
+
+    def _loyalty_moment(
+        self, ref: MessageRef, moment: dict[str, Any], locale: str
+    ) -> dict[str, Any]:
+        """The loyalty triggers' moments, parsed (templates.moments); another trigger's as
+        it came."""
+        loyalty, tz, on = self.settings.loyalty, self.settings.shop.tz, self.on
+        match ref.trigger:
+            case "points_expiring":
+                return moments.points_expiring(moment, on, loyalty)
+            case "milestone":
+                return moments.milestone(moment)
+            case "welcome":
+                return moments.welcome(moment, tz, self._days_after(ref))
+            case "reward_available":
+                return moments.reward_available(moment, loyalty)
+            case "post_purchase_survey":
+                parsed = moments.post_purchase_survey(moment, tz)
+                return parsed | self._order(ref, parsed["order_id"], locale)
+            case "at_risk":
+                return moments.at_risk(moment, on)
+            case "review_request":
+                parsed = moments.review_request(moment, loyalty)
+                return parsed | self._order(ref, parsed["order_id"], locale)
+        return moment
+
+    def _campaign(self, ref: MessageRef) -> Campaign | None:
+        return self.settings.campaigns.get(ref.campaign)  # None: gone from the settings
+
+    def _days_after(self, ref: MessageRef) -> list[int]:
+        """The welcome series' steps as the campaign configures them (the trigger checked
+        them when the settings loaded); none when the campaign is gone."""
+        campaign = self._campaign(ref)
+        steps = campaign.params.get("days_after", [0]) if campaign else []
+        return [step for step in steps if isinstance(step, int)]
+
+    def _order(self, ref: MessageRef, order_id: str | None, locale: str) -> dict[str, Any]:
+        """The order's total and lines, priced as paid; none for an order that is gone or
+        not this customer's (a moment is never a way to show another customer's order)."""
+        order = self.orders.get(order_id) if order_id else None
+        if order is None or order.customer_id != ref.customer_id:
+            return {"order_total": None, "lines": []}
+        lines = [
+            self._product(sku, locale, quantity) | {"price": self._money(price, locale)}
+            for sku, quantity, price in order.lines
+            if sku in self.catalog
+        ]
+        return {"order_total": self._money(order.total_cents, locale), "lines": lines}
+
+    def _survey(self, ref: MessageRef, locale: str) -> dict[str, Any] | None:
+        """The campaign's survey as the email shows it: the question, what the ends of the
+        scale mean, one signed link per score, and the honeypot no person sees."""
+        campaign = self._campaign(ref)
+        if campaign is None or campaign.survey is None:
+            return None
+        survey, moment = campaign.survey, SurveyMoment(ref.customer_id, ref.campaign, ref.occasion)
+        return survey_context(
+            survey,
+            survey_token(self.signer, moment),
+            self.public_url,
+            self._survey_locale(survey, locale),
+            self.settings.shop.name,
+            self.settings.loyalty.actions.get("survey_answered"),
+        )
+
+    def _survey_locale(self, survey: Survey, locale: str) -> str:
+        """The customer's locale where the campaign or Leal words the survey in it, else
+        the shop's default: a Portuguese customer reading the Spanish fallback template
+        gets the question in Spanish, not in Leal's last resort, English."""
+        language = locale.replace("-", "_").split("_")[0]
+        if (
+            language in _SURVEY_LANGUAGES
+            or locale in survey.question
+            or language in survey.question
+        ):
+            return locale
+        return self.settings.shop.default_locale
 
     def _unsubscribe_url(self, ref: MessageRef) -> str:
         token = self.signer.token(ref.customer_id, ref.channel)

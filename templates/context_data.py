@@ -10,12 +10,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
 from campaigns.config import LoyaltySettings
-from shop.loyalty import balance_on, entries_of
-from shop.models import CartEvent, Customer, Product
+from shop.loyalty import Entry, balance_on, entries_of
+from shop.models import CartEvent, Customer, Order, OrderItem, Product
 
 _CHUNK = 500  # ids per IN list: far below every driver's parameter limit
 
@@ -64,19 +65,31 @@ def _rows_by_key(
 
 
 def loyalty(
-    connection: Connection, ids: Iterable[str], on: date, settings: LoyaltySettings
+    connection: Connection,
+    ids: Iterable[str],
+    on: date,
+    settings: LoyaltySettings,
+    tz: ZoneInfo | None = None,
 ) -> dict[str, Loyalty]:
-    """Balance, tier and points expiring within 30 days, as of the end of `on`."""
+    """Balance, tier and points expiring within 30 days, as of the end of `on`. With the
+    shop's zone `tz`, a reversal learned after its order's day is spent the day it was
+    booked (shop.loyalty.entries_of), as the card and the expiry run count it."""
     found: dict[str, Loyalty] = {}
-    window_start = on - timedelta(days=settings.points_expire_days)  # exclusive
     for chunk in chunks(ids):
-        for customer_id, entries in entries_of(connection, chunk).items():
+        for customer_id, entries in entries_of(connection, chunk, tz).items():
             balance = balance_on(entries, on, horizon_days=30)
-            earned = sum(
-                e.points for e in entries if e.kind == "earn" and window_start < e.on_date <= on
-            )
+            earned = _earned(entries, on, settings)
             found[customer_id] = _loyalty(balance.points, balance.expiring, earned, settings)
     return found
+
+
+def _earned(entries: Sequence[Entry], on: date, settings: LoyaltySettings) -> int:
+    """Points EARNED in the tier window (on - points_expire_days, on], as tiers count them
+    (`tier_kinds`: orders less their reversals, and actions when the program says so)."""
+    window_start, kinds = on - timedelta(days=settings.points_expire_days), settings.tier_kinds
+    return max(
+        sum(e.points for e in entries if e.kind in kinds and window_start < e.on_date <= on), 0
+    )
 
 
 def _loyalty(balance: int, expiring: int, earned: int, settings: LoyaltySettings) -> Loyalty:
@@ -110,3 +123,28 @@ def cart_lines(
         if quantity > 0:
             lines[cart_id].append((sku, quantity))
     return lines
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    """What a message about an order shows of it: its total and lines."""
+
+    customer_id: str
+    total_cents: int
+    lines: list[tuple[str, int, int]]  # (sku, quantity, unit price in cents), by sku
+
+
+def orders(connection: Connection, order_ids: Iterable[str]) -> dict[str, OrderSummary]:
+    """The orders named, with their lines (two queries per 500 orders)."""
+    found: dict[str, OrderSummary] = {}
+    for chunk in chunks(order_ids):
+        query = select(Order.id, Order.customer_id, Order.total_cents).where(Order.id.in_(chunk))
+        for order_id, customer_id, total in connection.execute(query):
+            found[order_id] = OrderSummary(customer_id, total, [])
+        items = select(
+            OrderItem.order_id, OrderItem.sku, OrderItem.quantity, OrderItem.unit_price_cents
+        ).where(OrderItem.order_id.in_(chunk))
+        for order_id, sku, quantity, price in connection.execute(items.order_by(OrderItem.sku)):
+            if order_id in found:
+                found[order_id].lines.append((sku, quantity, price))
+    return found

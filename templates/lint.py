@@ -21,7 +21,7 @@ from templates.sandbox import make_environment
 UNSAFE_ATTRIBUTES = frozenset({"mro", "format", "format_map"})
 CONTEXT = frozenset(
     {"customer", "shop", "loyalty", "offer", "recommendations", "unsubscribe_url"}
-    | {"campaign", "moment"}
+    | {"campaign", "moment", "card_url", "survey"}
 )
 # Filters and tests that look attributes up by a name given as a string.
 _BY_NAME_FIRST = frozenset({"selectattr", "rejectattr", "groupby"})

@@ -74,7 +74,8 @@ class Renderer:
 
     def sms(self, name: str, context: dict[str, Any], max_segments: int) -> RenderedSms:
         locale = context["customer"]["locale"]
-        text, variant = self._render(name, "sms.txt", locale, context, _deadline())
+        budget = {"render_sms_segments": max_segments}  # what the `sms_fit` filter fits to
+        text, variant = self._render(name, "sms.txt", locale, context | budget, _deadline())
         text = text.strip()
         try:
             parts = check_sms(text, max_segments)

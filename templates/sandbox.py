@@ -24,6 +24,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from templates import limited, limits
 from templates.limits import TemplateLimitError
+from templates.sms import sms_parts
 from templates.tiers import tier_name
 
 __all__ = ["SecurityError", "TemplateLimitError", "format_money", "make_environment"]
@@ -95,6 +96,7 @@ def make_environment(*, html: bool) -> ImmutableSandboxedEnvironment:
     environment.filters["date"] = _date
     environment.filters["tier"] = _tier
     environment.filters["plural"] = _plural
+    environment.filters["sms_fit"] = _sms_fit
     environment.filters["attr"] = _refuse_attr  # `|attr` reaches attributes by computed name
     limited.limit_filters(environment.filters)
     return environment
@@ -150,6 +152,25 @@ def format_count(count: int, locale: str, *, other: str, **forms: str) -> str:
 @lru_cache(maxsize=64)
 def _locale(locale: str) -> Locale:
     return Locale.parse(locale)
+
+
+# The SMS budget `sms_fit` holds a text to when the render says none (`leal check` renders
+# each part on its own, then the SMS against the campaign's budget): the campaigns' default.
+DEFAULT_SMS_SEGMENTS = 2
+
+
+@pass_context
+def _sms_fit(context: Context, text: str, *shorter: str) -> str:
+    """The first of `text` and the `shorter` versions that fits the SMS's budget of
+    segments (the campaign's `sms_max_segments`, which templates.render passes as
+    `render_sms_segments`), else the last: `{{ (body ~ " " ~ card_url) | sms_fit(body) }}`
+    carries the card link only when it fits, whatever the name does to the encoding."""
+    budget = context.get("render_sms_segments") or DEFAULT_SMS_SEGMENTS
+    candidates = (text, *shorter)
+    for candidate in candidates:
+        if sms_parts(str(candidate).strip()).segments <= budget:
+            return candidate
+    return candidates[-1]
 
 
 def _language(context: Context) -> str:

@@ -1,16 +1,21 @@
 """tier_change: the customer's loyalty tier differs from the day before.
 
 Tiers rank customers by points EARNED in a rolling window of `points_expire_days` days
-(spending never lowers a tier). The tier as of an instant t counts earn entries booked
-by t (`at <= t`) whose shop-local date d satisfies d > date(t) - points_expire_days.
+(spending never lowers a tier): the ledger kinds `loyalty.tier_kinds` (orders' `earn`
+entries, the `reverse` entries of cancelled or refunded orders, and interactions' `bonus`
+entries when `actions_count_toward_tiers`). The tier as of an instant t counts those
+entries booked by t (`at <= t`) whose shop-local date d satisfies
+d > date(t) - points_expire_days. A reversal carries its order's date and the instant Leal
+learned it: it lowers the window from that instant, as if the order had never earned.
 The rule compares the tier at the run instant T with the tier at the previous day's run
 instant P (same local time, one calendar day earlier), so every order counts in exactly
 one daily run, also one placed after today's run. `direction` keeps ups, downs or both.
 Once per (customer, new tier, run date): `tier:<new tier>:<run date>`.
 
-Cost: only customers with an earn entry in (P, T] can go up, and only those with one
-that left the window on the run date can go down; the covering `at` index finds them and
-their window sums read only the covering (customer_id, on_date, kind, at, points) index.
+Cost: only customers with a tier-kind entry booked in (P, T] (points earned, or taken
+back) or with points that left the window on the run date can change; the covering `at`
+index finds them and their window sums read only the covering
+(customer_id, on_date, kind, at, points) index.
 """
 
 from __future__ import annotations
@@ -40,8 +45,10 @@ def tier_rank(points: ColumnElement[int], loyalty: LoyaltySettings) -> ColumnEle
 
 
 def window_changed(run: RunContext, *, gained: bool = True, lost: bool = True) -> Select[str]:
-    """Customers whose earn window changed since the previous run: points came in during
-    (P, T] (`gained`), or points earned on the day that left the window today (`lost`)."""
+    """Customers whose tier window changed since the previous run: tier-kind entries
+    booked in (P, T] (`gained`: points earned, or a cancelled order's taken back), or
+    points earned on the day that left the window today (`lost`). A reversal leaves the
+    window with its order's points, so only lots need finding by the day they left."""
     dropped_today = run.run_date - timedelta(days=run.loyalty.points_expire_days)
     ranges = []
     if gained:
@@ -53,8 +60,9 @@ def window_changed(run: RunContext, *, gained: bool = True, lost: bool = True) -
                 LedgerEntry.at < run.start_of(dropped_today + timedelta(days=1)),
             )
         )
+    kinds = run.loyalty.tier_kinds
     return (
-        select(LedgerEntry.customer_id).where(LedgerEntry.kind == "earn", or_(*ranges)).distinct()
+        select(LedgerEntry.customer_id).where(LedgerEntry.kind.in_(kinds), or_(*ranges)).distinct()
     )
 
 
@@ -63,8 +71,9 @@ def candidates(params: TierChangeParams, run: RunContext) -> CandidateQuery:
     days = timedelta(days=loyalty.points_expire_days)
     window_now = LedgerEntry.on_date > run.run_date - days
     window_before = LedgerEntry.on_date > run.run_date - timedelta(days=1) - days
-    # Earning only raises the window, expiry only lowers it: an up needs points gained.
-    moved = window_changed(run, gained=params.direction != "down", lost=params.direction != "up")
+    # Points leaving the window only lower it: an up needs an entry booked since P (a
+    # down may come from either: a reversal is booked, lots leave).
+    moved = window_changed(run, lost=params.direction != "up")
     sums = (
         select(
             LedgerEntry.customer_id.label("customer_id"),
@@ -75,7 +84,7 @@ def candidates(params: TierChangeParams, run: RunContext) -> CandidateQuery:
         )
         .where(
             LedgerEntry.customer_id.in_(moved),
-            LedgerEntry.kind == "earn",
+            LedgerEntry.kind.in_(loyalty.tier_kinds),
             window_before,
             LedgerEntry.at <= now,
         )

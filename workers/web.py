@@ -3,7 +3,9 @@
 - RFC 8058 one-click unsubscribe: POST /unsubscribe/{token} with the body
   `List-Unsubscribe=One-Click` suppresses that channel for that customer and answers 200
   only after the commit. A GET (link scanners fetch every URL) shows a confirmation page
-  and changes nothing. A forged or altered token gets 403.
+  and changes nothing. Both pages speak the customer's language and carry the shop's name
+  (workers.web_unsubscribe). A forged or altered token gets 403.
+- Survey answer pages (workers.web_survey) and the loyalty card (workers.web_card).
 - The shop's events (POST /events/customer|product|order|cart, bearer LEAL_EVENTS_TOKEN),
   applied through the import's path so summaries stay current.
 - Twilio's inbound webhook and status callbacks (workers.web_twilio).
@@ -16,7 +18,6 @@ and tokens never reach the access log.
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection, Engine, select, update
 from starlette.concurrency import run_in_threadpool
 
@@ -36,9 +37,13 @@ from shop.suppressions import suppress
 from templates.unsubscribe import SECRET_ENV, BadTokenError, MissingSecretError, Signer
 from templates.unsubscribe import Unsubscribe as UnsubscribeToken
 from workers.channels.twilio_sms import TOKEN_ENV
+from workers.web_card import card_router
 from workers.web_guard import BodyLimit, bearer_problem, check_bearer, redact_access_log
+from workers.web_pages import link_problem, page_response
 from workers.web_privacy import ADMIN_TOKEN_ENV, privacy_router
+from workers.web_survey import survey_router
 from workers.web_twilio import START_WORDS, STOP_WORDS, twilio_router
+from workers.web_unsubscribe import confirm_page, done_page
 
 __all__ = ["START_WORDS", "STOP_WORDS", "RouteGroup", "create_app", "route_status"]
 
@@ -67,6 +72,10 @@ def route_status(config: Config, environ: Mapping[str, str]) -> list[RouteGroup]
                    twilio_signs if environ.get(TOKEN_ENV) else f"{TOKEN_ENV} is not set"),
         RouteGroup("/customers/* (export, erase)", not admin_off,
                    admin_off or f"bearer token {ADMIN_TOKEN_ENV}"),
+        RouteGroup("/card/*", not unsubscribe_off,
+                   unsubscribe_off or f"tokens checked with {SECRET_ENV}"),
+        RouteGroup("/survey/*", not unsubscribe_off,
+                   unsubscribe_off or f"tokens checked with {SECRET_ENV}"),
     ]  # fmt: skip
 
 
@@ -91,6 +100,8 @@ def create_app(
     _events_route(app, config, engine, environ)
     app.include_router(twilio_router(engine, config.settings.web.public_url.rstrip("/"), environ))
     app.include_router(privacy_router(engine, environ))
+    app.include_router(card_router(config.settings, engine, signer, unsubscribe_off))
+    app.include_router(survey_router(config.settings, engine, signer, unsubscribe_off))
     return app
 
 
@@ -108,37 +119,46 @@ def _signer_from(environ: Mapping[str, str]) -> tuple[Signer | None, str | None]
 def _unsubscribe_routes(
     app: FastAPI, config: Config, engine: Engine, signer: Signer | None, off: str | None
 ) -> None:
-    def verified(token: str) -> UnsubscribeToken:
+    shop = config.settings.shop
+
+    def verified(token: str) -> UnsubscribeToken | None:
+        """What the token unsubscribes; None when it is forged or altered."""
         if signer is None:
             raise HTTPException(status_code=503, detail=f"unsubscribe is off: {off}")
         try:
             return signer.verify(token)
         except BadTokenError:
-            raise HTTPException(status_code=403, detail="this link is not valid") from None
+            return None
 
     @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
-    def confirm_page(token: str) -> str:
+    def confirm(token: str) -> Response:
         what = verified(token)
-        channel = "emails" if what.channel == "email" else "text messages"
-        return _page(
-            f"Stop {channel} from {html.escape(config.settings.shop.name)}?",
-            '<form method="post"><input type="hidden" name="List-Unsubscribe" '
-            'value="One-Click"><button type="submit">Unsubscribe</button></form>',
-        )
+        if what is None:  # the shop's language: a forged link names nobody
+            return link_problem(shop, shop.default_locale, 403)
+        with engine.connect() as connection:
+            locale = connection.scalar(
+                select(Customer.locale).where(Customer.id == what.customer_id)
+            )
+        return page_response(confirm_page(shop, locale, what.channel))
 
     @app.post("/unsubscribe/{token}", response_class=HTMLResponse)
-    def unsubscribe(token: str, one_click: str = Form("", alias="List-Unsubscribe")) -> str:
+    def unsubscribe(token: str, one_click: str = Form("", alias="List-Unsubscribe")) -> Response:
         what = verified(token)
+        if what is None:
+            return link_problem(shop, shop.default_locale, 403)
         if one_click != "One-Click":
             raise HTTPException(status_code=400, detail="expected List-Unsubscribe=One-Click")
         with writer(engine).begin() as connection:  # answer only once it is committed
             customer = connection.execute(
-                select(Customer.email, Customer.phone).where(Customer.id == what.customer_id)
+                select(Customer.email, Customer.phone, Customer.locale).where(
+                    Customer.id == what.customer_id
+                )
             ).first()
             if customer is not None:
                 address = customer.email if what.channel == "email" else customer.phone
                 _opt_out(connection, what.customer_id, what.channel, address)
-        return _page("You are unsubscribed.", "You will not hear from us on this channel again.")
+        locale = customer.locale if customer is not None else None
+        return page_response(done_page(shop, locale, what.channel))
 
 
 def _events_route(app: FastAPI, config: Config, engine: Engine, environ: Mapping[str, str]) -> None:
@@ -159,12 +179,3 @@ def _opt_out(connection: Connection, customer_id: str, channel: str, address: st
     connection.execute(update(Customer).where(Customer.id == customer_id).values(**consent))
     if address:
         suppress(connection, channel, address, "unsubscribed", datetime.now(UTC))
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-        "<meta name='viewport' content='width=device-width,initial-scale=1'></head>"
-        f"<body style='font-family:sans-serif;max-width:32em;margin:3em auto'><h1>{title}</h1>"
-        f"<p>{body}</p></body></html>"
-    )

@@ -4,8 +4,9 @@
   413 before the app runs; a body without one (chunked) is counted as it arrives and is
   413 as soon as it passes the limit, before anything parses it. Every webhook Leal
   answers fits in a few KB.
-- `RedactTokens` (a logging filter on uvicorn's access log): the unsubscribe path holds a
-  customer's token and a query string may hold anything, so neither reaches a log line.
+- `RedactTokens` (a logging filter on uvicorn's access log): the unsubscribe, card and survey
+  paths hold a customer's token and a query string may hold anything, so neither reaches a
+  log line.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 256 * 1024
 MIN_BEARER_TOKEN = 16  # characters: a bearer token anyone can guess protects nothing
 ACCESS_LOGGER = "uvicorn.access"
-_TOKEN_PATH = re.compile(r"(/unsubscribe/)[^?#\s\"]*")
+_TOKEN_PATH = re.compile(r"(/(?:unsubscribe|card|survey)/)[^?#\s\"]*")  # paths holding a token
 _QUERY = re.compile(r"\?[^\s\"]*")
 
 
@@ -87,7 +88,8 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
 
 
 class RedactTokens(logging.Filter):
-    """Rewrites the path in uvicorn's access records: `/unsubscribe/<token>`, no query."""
+    """Rewrites the path in uvicorn's access records: `/unsubscribe/<token>`, `/card/<token>`,
+    `/survey/<token>` (the score after the token goes too), no query."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):

@@ -26,6 +26,9 @@ CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+# The page's own copy (a saved page keeps it) without frame-ancestors, which browsers
+# honour only as a header and report as an error in a <meta>.
+META_CSP = CSP.removesuffix("; frame-ancestors 'none'")
 HEADERS = {
     "Content-Security-Policy": CSP,
     "Referrer-Policy": "no-referrer",  # the path holds a token
@@ -49,6 +52,7 @@ _SHELL = make_environment(html=True).from_string(
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{{ csp }}">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>{{ title }} · {{ shop }}</title>
 <style>
 *{box-sizing:border-box}
@@ -78,6 +82,8 @@ background:#fff}
 .ends{display:flex;justify-content:space-between}
 .bar{height:10px;background:#eee3da;border-radius:5px;overflow:hidden}
 .bar>i{display:block;height:100%;background:#b5542c}
+.big{font-size:1.6rem;font-weight:700;line-height:1.2;margin:4px 0 8px;overflow-wrap:anywhere}
+.num{text-align:right;white-space:nowrap}
 </style>
 </head>
 <body>
@@ -103,7 +109,7 @@ def page(shop: ShopSettings, locale: str | None, title: str, body: Markup | str)
     """The whole page: `body` is trusted markup (render it with `render_body`), anything
     else is escaped."""
     return _SHELL.render(
-        lang=language(locale), csp=CSP, title=title, shop=shop.name, shop_url=shop.url,
+        lang=language(locale), csp=META_CSP, title=title, shop=shop.name, shop_url=shop.url,
         body=body,
     )  # fmt: skip
 

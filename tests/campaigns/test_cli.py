@@ -62,7 +62,7 @@ def test_check_accepts_the_shipped_settings() -> None:
     settings = Path(__file__).parents[2] / "settings.toml"
     result = CliRunner().invoke(main, ["--settings", str(settings), "check"])
     assert result.exit_code == 0, result.output
-    assert "OK (4 campaigns)" in result.output
+    assert "OK (12 campaigns)" in result.output
 
 
 def test_run_jsonl_dry_run_then_run_then_diff(

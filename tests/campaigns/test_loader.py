@@ -134,7 +134,11 @@ def test_settings_file_from_the_environment(
 
 def test_the_shipped_settings_are_valid() -> None:
     config = load_config(Path(__file__).parents[2] / "settings.toml")
-    assert set(config.settings.campaigns) == {"birthday", "abandoned_cart", "tier_up", "win_back"}
+    assert set(config.settings.campaigns) == {
+        "birthday", "abandoned_cart", "tier_up", "win_back",
+        "reward_available", "points_expiring_last_chance", "points_expiring_warning",
+        "welcome", "milestone", "post_purchase_survey", "at_risk", "review_request",
+    }  # fmt: skip
 
 
 def test_sender_addresses_must_be_bare_addresses(tmp_path: Path) -> None:

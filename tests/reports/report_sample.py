@@ -271,5 +271,43 @@ def _kpis() -> dict[str, Any]:
                 "lost": 900,
             }
         },
-        "surveys": {"nps": 42.0, "csat": 0.87, "ces": None, "customer_loyalty_index": None},
+        "surveys": _surveys(),
     }
+
+
+def _surveys() -> dict[str, Any]:
+    """NPS, CSAT and CES campaigns (no loyalty index), and the unhappy answers to follow up."""
+    comments = ["The beans arrived stale.", None, "Hard to find the grind option.", None]
+    detractors = [
+        {
+            "customer_id": f"C{1000 + n:06d}",
+            "campaign": ["survey_nps", "survey_csat", "survey_ces"][n % 3],
+            "kind": ["nps", "csat", "ces"][n % 3],
+            "score": [4, 2, 3][n % 3],
+            "answered_at": f"2026-11-{n + 3:02d}T10:{n:02d}:00+00:00",
+            "comment": comments[n % 4],
+        }
+        for n in range(8)
+    ]
+    return {
+        "nps": {
+            "responses": 240, "score": 40.0, "ci95": [30.25, 48.76], "promoters": 132,
+            "passives": 72, "detractors": 36,
+            "distribution": {"0": 3, "1": 1, "2": 2, "3": 3, "4": 4, "5": 6, "6": 17, "7": 30,
+                             "8": 42, "9": 60, "10": 72},
+            "sent": 600, "response_rate": 0.4,
+        },
+        "csat": {
+            "responses": 80, "score": 0.8, "ci95": [0.6995, 0.873], "satisfied": 64,
+            "distribution": {"1": 3, "2": 4, "3": 9, "4": 28, "5": 36},
+            "sent": 250, "response_rate": 0.32,
+        },
+        "ces": {
+            "responses": 60, "score": 5.2667, "ci95": [4.8987, 5.6347],
+            "distribution": {"1": 1, "2": 2, "3": 4, "4": 8, "5": 15, "6": 18, "7": 12},
+            "sent": 200, "response_rate": 0.3,
+        },
+        "customer_loyalty_index": None,
+        "responses": 380, "sent": 1050, "response_rate": 0.3619, "clicks": 900,
+        "suspect_clicks": 140, "detractors": detractors,
+    }  # fmt: skip

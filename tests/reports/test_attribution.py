@@ -124,3 +124,28 @@ def test_global_holdout_moments_are_left_out_of_the_campaign_comparison(
         found = campaign_outcomes(connection, "birthday", DAY, DAY, 7)
     assert found.holdout.n == 0 and 5 < found.global_holdout < 35
     assert found.treated.n + found.global_holdout == len(IDS)
+
+
+def test_cancelled_and_refunded_orders_are_no_conversion(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given the day's run, and in the window: a placed order, a cancelled one, and a
+    # customer with a refunded order beside a placed one
+    for customer in IDS:
+        shop.customer(customer, birth_date=BIRTHDAY)
+    config = _config(settings)
+    daily_run(engine, config, AT)
+    treated, _ = _groups(config)
+    shop.order(treated[0], AT + timedelta(days=1), 1_000)
+    cancelled = shop.order(treated[1], AT + timedelta(days=1), 2_000)
+    refunded = shop.order(treated[2], AT + timedelta(days=1), 4_000)
+    shop.order(treated[2], AT + timedelta(days=2), 300)
+    with engine.begin() as connection:
+        for order_id, status in ((cancelled, "cancelled"), (refunded, "refunded")):
+            connection.execute(update(Order).where(Order.id == order_id).values(status=status))
+    # when the campaign's outcomes are read
+    with engine.connect() as connection:
+        found = campaign_outcomes(connection, "birthday", DAY, DAY, 7)
+    # then only the placed orders convert, with their revenue
+    assert found.treated.conversions == 2
+    assert found.treated.revenue_cents_total == 1_300

@@ -1,11 +1,11 @@
 """A random shop on SQLite and PostgreSQL: the same KPIs on both, and the same as a plain
-per-customer Python reading of the definitions (docs/kpis.md)."""
+per-customer Python reading of the definitions (docs/kpis.md), survey answers included."""
 
 import random
 import shutil
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,17 +17,28 @@ from campaigns.config import LoyaltySettings
 from reports.kpis import ACTIVE_DAYS, Kpis, loyalty_kpis
 from reports.kpis_orders import OrderActivity
 from reports.kpis_points import PointsDay
+from reports.kpis_surveys import UNHAPPY, FollowUp, SurveyFacts
 from reports.rfm import SEGMENTS, segment_of
 from reports.tier_history import TierHistory
 from shop.db import make_engine
 from shop.loyalty import earn_entry
-from shop.models import Base, Customer, LedgerEntry, Order
+from shop.models import (
+    Base,
+    Customer,
+    LedgerEntry,
+    Order,
+    OutboxMessage,
+    SurveyClick,
+    SurveyResponse,
+)
 from tests.factories import MADRID
 
 # a tier window unlike the active one, thresholds that random orders reach and leave
 LOYALTY = LoyaltySettings(points_expire_days=200, tiers={"bronze": 0, "silver": 60, "gold": 200})
 START, END = date(2026, 3, 20), date(2026, 4, 12)  # summer time begins on 03-29
 MARGIN = Decimal("0.35")
+KINDS = {"nps_after": "nps", "csat_after": "csat", "ces_after": "ces", "cli_after": "cli"}
+SCALE = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7), "cli": (0, 10)}
 Shop = dict[str, list[dict[str, Any]]]
 
 
@@ -47,7 +58,8 @@ def engines(tmp_path: Path, sqlite_template: Path, request: pytest.FixtureReques
 
 def random_shop(seed: int, customers: int = 120) -> Shop:
     rng = random.Random(seed)
-    shop: Shop = {"customers": [], "orders": [], "ledger": []}
+    shop: Shop = {"customers": [], "orders": [], "ledger": [], "answers": [], "outbox": [],
+                  "clicks": []}  # fmt: skip
     first = datetime(2024, 9, 1, tzinfo=UTC)
     for n in range(customers):
         cid = f"c{n:03d}"
@@ -70,7 +82,51 @@ def random_shop(seed: int, customers: int = 120) -> Shop:
                  "at": datetime(day.year, day.month, day.day, tzinfo=MADRID), "expires_on": None,
                  "order_id": None, "lot_id": None, "note": None}
             )  # fmt: skip
+        _surveys(rng, shop, cid, first)
     return shop
+
+
+def _surveys(rng: random.Random, shop: Shop, cid: str, first: datetime) -> None:
+    """A customer's survey moments around the period: sent or not, answered or not, clicked."""
+    for k in range(rng.choice([0, 0, 1, 2])):
+        campaign = rng.choice([*KINDS, "retired"])
+        kind = KINDS.get(campaign, "nps")
+        occasion = f"survey:{cid}-{k}"
+        sent_at = first + timedelta(days=560, minutes=rng.randrange(60 * 24 * 60))  # Mar-May
+        run_date = sent_at.astimezone(MADRID).date()
+        for channel in rng.choice([["email"], ["email"], ["email", "sms"]]):
+            status = rng.choice(["sent", "sent", "sent", "holdout", "failed"])
+            shop["outbox"].append(
+                {"campaign": campaign, "trigger": "post_purchase_survey", "customer_id": cid,
+                 "channel": channel, "occasion": occasion, "status": status, "context": {},
+                 "run_date": run_date, "due_at": sent_at, "created_at": sent_at,
+                 "updated_at": sent_at, "sent_at": sent_at if status == "sent" else None}
+            )  # fmt: skip
+        # about 3 days later, some right at a local midnight (the period's edges)
+        answered = sent_at + timedelta(minutes=rng.randrange(60 * 24 * 6))
+        if rng.random() < 0.2:
+            day = answered.astimezone(MADRID).date()
+            answered = datetime.combine(day, time(0), tzinfo=MADRID) - timedelta(
+                microseconds=rng.choice([1, 0])
+            )
+        if rng.random() < 0.6:
+            low, high = SCALE[kind]
+            score = rng.randint(low, high)
+            scores: dict[str, int] = {kind: score}
+            if kind == "cli":
+                scores = {"recommend": score, "buy_again": rng.randint(low, high),
+                          "try_other": rng.randint(low, high)}  # fmt: skip
+            shop["answers"].append(
+                {"campaign": campaign, "customer_id": cid, "occasion": occasion, "kind": kind,
+                 "score": score, "scores": scores, "comment": rng.choice([None, "¡Genial!"]),
+                 "locale": "es", "answered_at": answered, "updated_at": answered}
+            )  # fmt: skip
+        for _ in range(rng.choice([0, 1, 2])):
+            shop["clicks"].append(
+                {"campaign": campaign, "customer_id": cid, "occasion": occasion,
+                 "at": answered - timedelta(minutes=rng.randrange(5)), "link": "score",
+                 "score": None, "seconds_after_send": 3, "suspect": rng.random() < 0.3}
+            )  # fmt: skip
 
 
 def write(engine: Engine, shop: Shop) -> None:
@@ -78,11 +134,17 @@ def write(engine: Engine, shop: Shop) -> None:
         connection.execute(insert(Customer), shop["customers"])
         connection.execute(insert(Order), shop["orders"])
         connection.execute(insert(LedgerEntry), shop["ledger"])
+        for table, rows in ((SurveyResponse, "answers"), (OutboxMessage, "outbox"),
+                            (SurveyClick, "clicks")):  # fmt: skip
+            if shop[rows]:
+                connection.execute(insert(table), shop[rows])
 
 
 def found(engine: Engine) -> Kpis:
     with engine.connect() as connection:
-        return loyalty_kpis(connection, LOYALTY, START, END, gross_margin=MARGIN, tz=MADRID)
+        return loyalty_kpis(
+            connection, LOYALTY, START, END, gross_margin=MARGIN, tz=MADRID, survey_kinds=KINDS
+        )
 
 
 @pytest.mark.postgres
@@ -107,6 +169,7 @@ def oracle(shop: Shop) -> Kpis:
         gross_margin=MARGIN,
         reward_points=LOYALTY.reward_points,
         reward_percent_off=LOYALTY.reward_percent_off,
+        surveys=_survey_facts(shop),
     )
 
 
@@ -197,3 +260,50 @@ def _rfm(orders: list[dict[str, Any]]) -> dict[str, int]:
 def _score(column: list[Any], value: Any) -> int:
     below = sum(1 for other in column if other < value)
     return 1 + 5 * below // len(column)
+
+
+def _survey_facts(shop: Shop) -> SurveyFacts:
+    """Answers and clicks whose instant falls on a local date of the period; survey moments
+    with a sent message on a run date of it, counted once per moment."""
+
+    def in_period(at: datetime) -> bool:
+        return START <= at.astimezone(MADRID).date() <= END
+
+    answers: dict[Any, int] = defaultdict(int)
+    for row in shop["answers"]:
+        if in_period(row["answered_at"]):
+            cli = row["kind"] == "cli"
+            again, other = (row["scores"][q] if cli else None for q in ("buy_again", "try_other"))
+            answers[(row["kind"], row["score"], again, other)] += 1
+    moments = {
+        (row["campaign"], row["customer_id"], row["occasion"])
+        for row in shop["outbox"]
+        if row["status"] == "sent" and START <= row["run_date"] <= END
+    }
+    sent: dict[str, int] = defaultdict(int)
+    for campaign, _, _ in moments:
+        sent[campaign] += 1
+    clicks = [row for row in shop["clicks"] if in_period(row["at"])]
+    follow_up = sorted(
+        (
+            FollowUp(
+                r["customer_id"],
+                r["campaign"],
+                r["kind"],
+                r["score"],
+                r["answered_at"].astimezone(UTC),
+                r["comment"],
+            )
+            for r in shop["answers"]
+            if in_period(r["answered_at"]) and r["score"] <= UNHAPPY[r["kind"]]
+        ),
+        key=lambda f: (f.answered_at, f.campaign, f.customer_id),
+    )
+    return SurveyFacts(
+        answers=dict(answers),
+        sent=dict(sent),
+        kinds=KINDS,
+        clicks=len(clicks),
+        suspect_clicks=sum(row["suspect"] for row in clicks),
+        follow_up=tuple(follow_up),
+    )

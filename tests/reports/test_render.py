@@ -125,8 +125,23 @@ def test_text_shows_the_campaign_results_and_the_kpis() -> None:
         "Bronze",
         "Hibernating",
         "NPS",
+        "+30 to +49",
+        "70.0% to 87.3%",
+        "Detractors to follow up: 8",
+        "CSAT 2",
     ):
         assert expected in shown, expected
+
+
+def test_text_lists_the_latest_detractors_without_their_comments() -> None:
+    report = sample_report()
+    shown = text(report)
+    detractors = report["kpis"]["surveys"]["detractors"]  # oldest first
+    assert all(d["customer_id"] in shown for d in detractors[3:])
+    assert not any(d["customer_id"] in shown for d in detractors[:3])
+    assert shown.index(detractors[-1]["customer_id"]) < shown.index(detractors[3]["customer_id"])
+    assert "and 3 earlier" in shown
+    assert not any(d["comment"] and d["comment"] in shown for d in detractors)
 
 
 def test_text_in_an_80_column_terminal_keeps_every_name_and_interval() -> None:
@@ -199,9 +214,36 @@ def test_html_shows_every_part_of_the_sample(sample_html: str) -> None:
     ):
         assert expected in sample_html, expected
     page = Page(sample_html)
-    # both forest plots, one daily chart per campaign, points, tiers, RFM
-    assert len(page.named("svg")) == 2 + 4 + 3
-    assert "No survey answers yet." not in sample_html  # the sample has NPS and CSAT
+    # both forest plots, one daily chart per campaign, points, tiers, RFM, NPS answers
+    assert len(page.named("svg")) == 2 + 4 + 4
+    assert "No survey answers yet." not in sample_html  # the sample has NPS, CSAT and CES
+    for expected in ("+40", "95 %: +30 to +49", "80.0%", "5.3", "Detractors to follow up",
+                     "The beans arrived stale.", "140 of 900 link clicks"):  # fmt: skip
+        assert expected in sample_html, expected
+
+
+def test_html_lists_the_25_latest_detractors_and_escapes_their_comments() -> None:
+    report = sample_report()
+    surveys = report["kpis"]["surveys"]
+    surveys["detractors"] = [
+        dict(surveys["detractors"][0], customer_id=f"D{n:03d}", comment=HOSTILE_DESCRIPTION,
+             answered_at=f"2026-11-{1 + n // 2:02d}T1{n % 2}:00:00+00:00")
+        for n in range(60)
+    ]  # fmt: skip
+    html = render_html(report)
+    assert "D059" in html and "D035" in html and "D034" not in html
+    assert html.index("D059") < html.index("D035")  # the newest first
+    assert "the 25 most recent here" in html
+    assert not Page(html).named("img")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_html_without_nps_answers_draws_no_nps_chart() -> None:
+    report = sample_report()
+    report["kpis"]["surveys"]["nps"] = None
+    html = render_html(report)
+    assert "Promoters (9–10)" not in html and "80.0%" in html  # CSAT is still there
+    assert len(Page(html).named("svg")) == 2 + 4 + 3
 
 
 def test_html_references_nothing_outside_the_file(sample_html: str) -> None:
@@ -279,6 +321,8 @@ def test_charts_with_nothing_to_draw_return_none() -> None:
     assert charts.points_flow([{"date": "2026-11-01", "issued": None}], numbers) is None
     assert charts.share_bars({"gold": 0}, numbers) is None
     assert charts.share_bars(None, numbers, "rfm") is None
+    assert charts.nps_distribution({"0": 0, "10": None}, numbers) is None
+    assert charts.nps_distribution(None, numbers) is None
 
 
 def test_html_is_the_same_for_the_same_report(sample_html: str) -> None:

@@ -18,7 +18,7 @@ from tests.reports.report_sample import campaign, sample_report
 from tests.reports.test_render import Page
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-CHARTS = 2 + 4 + 3  # both forest plots, a daily chart per campaign, points, tiers, RFM
+CHARTS = 2 + 4 + 4  # both forest plots, a daily chart per campaign, points, tiers, RFM, NPS
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_the_rendered_dom_holds_the_charts(
     page = Page(dom)
     assert len(page.named("svg")) == CHARTS
     assert len(page.named("path")) > 200  # the bars, lines and intervals were kept
-    assert "Abandoned cart" in dom and "Tier movement" in dom
+    assert "Abandoned cart" in dom and "Tier movement" in dom and "Detractors to follow up" in dom
 
 
 def test_hostile_names_stay_text_in_the_browser(chromium: str, tmp_path: Path) -> None:

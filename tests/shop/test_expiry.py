@@ -3,7 +3,7 @@
 import random
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from campaigns.config import Settings
 from campaigns.daily import daily_run
@@ -13,6 +13,7 @@ from shop.loyalty import Entry, balance_on, entries_of
 from shop.models import CustomerStats, LedgerEntry
 from shop.stats import refresh_customer_stats
 from tests.factories import MADRID, ShopFactory, local
+from tests.triggers.ledger import book, cancel
 
 
 def _spend(engine: Engine, customer_id: str, on: date, points: int, kind: str = "redeem") -> None:
@@ -129,3 +130,56 @@ def test_customers_who_spent_are_found_through_the_partial_index(engine: Engine)
     with engine.connect() as connection:
         plan = " ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
     assert "ix_loyalty_ledger_spend" in plan
+
+
+def _ledger_sum(engine: Engine, customer_id: str) -> int:
+    with engine.connect() as connection:
+        total = connection.scalar(
+            select(func.sum(LedgerEntry.points)).where(LedgerEntry.customer_id == customer_id)
+        )
+        return int(total or 0)
+
+
+def test_bonus_lots_expire_like_an_orders_points_whole_or_after_a_spend(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given a customer with a review bonus of 50 points and nothing spent, and one with a
+    # bonus of 80 points, 30 of them redeemed
+    ana, bo = shop.customer("ana"), shop.customer("bo")
+    book(engine, settings, ana, "bonus", 50, local("2025-05-01 12:00"))
+    book(engine, settings, bo, "bonus", 80, local("2025-05-01 12:00"))
+    _spend(engine, bo, date(2025, 6, 1), 30)
+    # when the runs of the day before and of the bonus's anniversary book expiries
+    with engine.begin() as connection:
+        before = write_expiries(connection, date(2026, 4, 30), MADRID, settings.loyalty)
+        due = write_expiries(
+            connection, date(2026, 5, 1), MADRID, settings.loyalty, date(2026, 4, 30)
+        )
+    # then both lots expire on their anniversary with what was left of them
+    assert (before, due) == (0, 2)
+    assert {c: p for c, _, p in _booked(engine)} == {"ana": 50, "bo": 50}
+    assert (_ledger_sum(engine, ana), _ledger_sum(engine, bo)) == (0, 0)
+
+
+def test_a_cancellation_learned_after_an_expiry_never_spends_the_expired_lot_again(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given 100 points from January 2025, expired whole on 10 January 2026, and an order of
+    # 20 December 2025 worth 50 points, cancelled on 15 January 2026 (its reversal dated on
+    # the order's day)
+    ana = shop.customer("ana")
+    shop.order(ana, local("2025-01-10 12:00"), total_cents=10_000)
+    december = shop.order(ana, local("2025-12-20 12:00"), total_cents=5_000)
+    with engine.begin() as connection:
+        write_expiries(connection, date(2026, 1, 10), MADRID, settings.loyalty)
+    cancel(engine, settings, december, local("2026-01-15 10:00"))
+    # when the daily runs book the expiries of the year that follows
+    with engine.begin() as connection:
+        write_expiries(connection, date(2026, 12, 31), MADRID, settings.loyalty, date(2026, 1, 10))
+    # then the reversal took December's points, spent when it was learned: nothing is left
+    # to expire and the balance is 0, never below
+    assert _booked(engine) == {("ana", 1, 100)}
+    assert _ledger_sum(engine, ana) == 0
+    with engine.connect() as connection:
+        entries = entries_of(connection, [ana], MADRID)[ana]
+    assert balance_on(entries, date(2026, 12, 31)).points == 0

@@ -7,9 +7,11 @@ from sqlalchemy import Engine, insert, select
 
 from campaigns.config import LoyaltySettings, Settings
 from shop.expiry import write_expiries
-from shop.loyalty import Entry, balance_on, points_for
-from shop.models import LedgerEntry
+from shop.loyalty import Entry, balance_on, entries_of, points_for
+from shop.models import CustomerStats, LedgerEntry
+from shop.stats import refresh_customer_stats
 from tests.factories import MADRID, ShopFactory, local
+from tests.triggers.ledger import book, cancel
 
 
 def test_points_are_floored_exactly_without_float() -> None:
@@ -101,3 +103,72 @@ def test_write_expiries_since_the_last_run_looks_only_at_lots_due_since(
         # then neither books it, and the run covering 1 March does
         due = write_expiries(connection, date(2026, 3, 1), MADRID, loyalty, date(2026, 2, 28))
     assert (before, after, due) == (0, 0, 1)
+
+
+def test_a_reversal_learned_later_is_spent_the_day_it_was_booked() -> None:
+    # given 100 points from January 2025 and 50 from December, that December order
+    # cancelled on 15 January 2026, after January's lot expired (on the 10th)
+    entries = [
+        Entry(1, "earn", 100, date(2025, 1, 10), expires_on=date(2026, 1, 10)),
+        Entry(2, "earn", 50, date(2025, 12, 20), expires_on=date(2026, 12, 20)),
+        Entry(3, "reverse", -50, date(2025, 12, 20), booked_on=date(2026, 1, 15)),
+    ]
+    # then before it was learned the balance held both lots, and January's expired whole
+    assert balance_on(entries, date(2026, 1, 14)) == balance_on(entries[:2], date(2026, 1, 14))
+    assert balance_on(entries, date(2026, 1, 14)).expired == ((1, 100),)
+    # and from the day it was learned it takes December's points, not the expired lot's
+    learned = balance_on(entries, date(2026, 1, 15))
+    assert (learned.points, learned.expired) == (0, ((1, 100),))
+    # while a reversal learned before the expiry spends the oldest lot, as any spend
+    early = [*entries[:2], Entry(3, "reverse", -50, date(2025, 12, 20), booked_on=None)]
+    assert balance_on(early, date(2026, 1, 10)).expired == ((1, 50),)
+
+
+def test_entries_of_dates_a_late_reversal_on_the_shop_local_day_it_was_booked(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given an order of 20 December cancelled at 00:30 Madrid time on 15 January (23:30 UTC
+    # on the 14th), and a redemption on the order's own day
+    ana = shop.customer("ana")
+    order = shop.order(ana, local("2025-12-20 12:00"), total_cents=5_000)
+    cancel(engine, settings, order, local("2026-01-15 00:30"))
+    book(engine, settings, ana, "redeem", -10, local("2025-12-20 18:00"))
+    # when its ledger is read with the shop's zone, and without
+    with engine.connect() as connection:
+        zoned = entries_of(connection, [ana], MADRID)[ana]
+        plain = entries_of(connection, [ana])[ana]
+    # then the reversal carries 15 January; the order's entries and the redemption nothing
+    assert {e.kind: e.booked_on for e in zoned} == {
+        "earn": None, "reverse": date(2026, 1, 15), "redeem": None,
+    }  # fmt: skip
+    assert {e.booked_on for e in plain} == {None}
+
+
+def _window(
+    engine: Engine, loyalty: LoyaltySettings, on: date
+) -> dict[str, tuple[int, str | None]]:
+    with engine.begin() as connection:
+        refresh_customer_stats(connection, loyalty, on)
+        rows = connection.execute(
+            select(CustomerStats.customer_id, CustomerStats.points_window, CustomerStats.tier)
+        )
+        return {customer: (points, tier) for customer, points, tier in rows}
+
+
+def test_the_tier_window_nets_out_cancelled_orders_and_counts_bonuses_if_configured(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given 450 points from orders, a 200-point order cancelled later, and a 100-point bonus
+    ana = shop.customer("ana")
+    shop.order(ana, local("2026-03-01 12:00"), total_cents=45_000)
+    cancelled = shop.order(ana, local("2026-04-01 12:00"), total_cents=20_000)
+    cancel(engine, settings, cancelled, local("2026-05-01 12:00"))
+    book(engine, settings, ana, "bonus", 100, local("2026-06-01 12:00"))
+    # when the summaries are computed with and without actions counting toward tiers
+    orders_only = _window(engine, settings.loyalty, date(2026, 6, 15))
+    with_actions = _window(
+        engine, LoyaltySettings(actions_count_toward_tiers=True), date(2026, 6, 15)
+    )
+    # then the cancelled order counts in neither, the bonus in the second only
+    assert orders_only == {"ana": (450, "bronze")}
+    assert with_actions == {"ana": (550, "silver")}

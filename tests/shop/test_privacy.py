@@ -16,7 +16,16 @@ from campaigns.cli import main
 from campaigns.config import Settings
 from campaigns.daily import daily_run
 from campaigns.loader import Config
-from shop.models import Base, CampaignPause, Coupon, LedgerEntry, OutboxMessage
+from shop.models import (
+    Base,
+    CampaignPause,
+    Coupon,
+    Interaction,
+    LedgerEntry,
+    OutboxMessage,
+    SurveyClick,
+    SurveyResponse,
+)
 from shop.privacy import UnknownCustomerError, erase_customer, export_customer
 from shop.suppressions import suppress, suppression_reason
 from tests.factories import ShopFactory, local
@@ -129,6 +138,65 @@ def test_erase_removes_the_personal_data_from_every_table(engine: Engine, zelda:
         data = export_customer(connection, zelda)
     assert [o["total_cents"] for o in data["orders"]] == [2500]
     assert (done.already_erased, done.suppressed_channels) == (False, ("email", "sms"))
+
+
+def _answers(engine: Engine, customer_id: str) -> None:
+    """A review that earned points, a survey answer with a comment, the clicks on its link."""
+    answer = {"campaign": "survey", "customer_id": customer_id, "occasion": "survey:o1",
+              "kind": "nps", "score": 9, "scores": {"recommend": 9}, "locale": "es",
+              "comment": "Zelda here: the cup arrived broken", "answered_at": NOW,
+              "updated_at": NOW}  # fmt: skip
+    click = {"campaign": "survey", "customer_id": customer_id, "occasion": "survey:o1",
+             "at": NOW, "link": "score", "score": 9, "seconds_after_send": 3,
+             "suspect": True}  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(insert(Interaction), {
+            "id": f"review-{customer_id}", "customer_id": customer_id, "action": "review",
+            "at": NOW, "local_date": NOW.date(), "points": 50,
+        })  # fmt: skip
+        connection.execute(insert(SurveyResponse), answer)
+        connection.execute(insert(SurveyClick), [click, click | {"link": "honeypot"}])
+
+
+def test_the_export_holds_interactions_and_survey_answers_and_clicks(
+    engine: Engine, zelda: str
+) -> None:
+    # given Zelda's review, survey answer and clicks, and another customer's
+    _answers(engine, zelda)
+    _answers(engine, "other")
+    # when exported
+    with engine.connect() as connection:
+        data = json.loads(json.dumps(export_customer(connection, zelda)))
+    # then hers are there, with the comment she wrote, and nobody else's
+    assert [i["id"] for i in data["interactions"]] == ["review-z1"]
+    assert [(a["score"], a["comment"]) for a in data["survey_responses"]] == [
+        (9, "Zelda here: the cup arrived broken")
+    ]
+    assert sorted(c["link"] for c in data["survey_clicks"]) == ["honeypot", "score"]
+
+
+def test_erase_keeps_survey_scores_without_comments_and_deletes_the_clicks(
+    engine: Engine, zelda: str
+) -> None:
+    # given Zelda's and another customer's survey answers and clicks
+    _answers(engine, zelda)
+    _answers(engine, "other")
+    # when Zelda is erased
+    with engine.begin() as connection:
+        erase_customer(connection, zelda, NOW)
+    # then her score stays (anonymous statistics) without its comment, her clicks are gone,
+    # her interaction stays with the points it booked, and the other customer's are whole
+    with engine.connect() as connection:
+        answers = connection.execute(
+            select(SurveyResponse.customer_id, SurveyResponse.score, SurveyResponse.comment)
+        ).all()
+        clicks = connection.scalars(select(SurveyClick.customer_id)).all()
+        interactions = connection.scalars(select(Interaction.customer_id)).all()
+    assert sorted(tuple(row) for row in answers) == [
+        ("other", 9, "Zelda here: the cup arrived broken"), ("z1", 9, None),
+    ]  # fmt: skip
+    assert sorted(clicks) == ["other", "other"]
+    assert sorted(interactions) == ["other", "z1"]
 
 
 def test_erase_skips_the_waiting_messages_and_keeps_the_sent_ones(

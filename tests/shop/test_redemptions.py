@@ -1,5 +1,6 @@
 """An order carrying a coupon Leal issued to its customer marks it redeemed: once, by the
-first order, whatever the path or how often the files come again."""
+first order, whatever the path or how often the files come again. A reward coupon redeemed
+books its points cost, capped at the balance."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from sqlalchemy import Engine, insert, update
 from campaigns.config import Settings
 from shop import csv_rows, import_parse, importer
 from shop.events import apply_event
-from shop.models import Coupon, Order
-from tests.shop.import_files import SHOP, by_key, run, write
+from shop.models import Coupon, CustomerStats, LedgerEntry, Order
+from tests.shop.import_files import SHOP, by_key, run, table, write
 
 HEADER = "order_id,customer_id,ordered_at,total,coupon_code,discount"
 ANA, BO = "ANAAA-CODE2", "BOBBB-CODE3"  # Ana's and Bo's coupons
@@ -191,3 +192,86 @@ def test_both_import_paths_mark_the_same_coupons(
         ANA: "o1",
         BO: "o7",
     }
+
+
+REWARDS = "order_id,customer_id,ordered_at,total,coupon_code,points_redeemed"
+
+
+def _reward(engine: Engine, code: str, customer_id: str, points_cost: int = 100) -> None:
+    """A reward coupon (reward_available): it costs points when an order redeems it."""
+    row = {"code": code, "campaign": "rewards", "customer_id": customer_id,
+           "occasion": "reward:2026-06-05", "percent_off": 10, "free_shipping": False,
+           "created_at": CREATED, "expires_on": date(2026, 7, 5),
+           "points_cost": points_cost}  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(insert(Coupon), row)
+
+
+def _spent(engine: Engine) -> dict[str, tuple[Any, ...]]:
+    """The reward entries by source: (customer, points, on_date, at)."""
+    return {
+        row["source"]: (row["customer_id"], row["points"], row["on_date"], row["at"])
+        for row in table(engine, LedgerEntry)
+        if row["kind"] == "reward"
+    }
+
+
+def test_a_reward_coupon_redeemed_books_its_points_capped_at_the_balance(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given Ana with 600 points, Bo with 30 and Cy with none, each with a 100-point reward
+    _shop(engine, settings, tmp_path / "shop")
+    folder = tmp_path / "earned"
+    folder.mkdir()
+    write(folder, "orders", "e1,ana,2026-06-01T10:00:00Z,600.00", "e2,bo,2026-06-01T10:00:00Z,30")
+    run(engine, folder, settings)
+    for code, customer in (("REWARD-ANA", "ana"), ("REWARD-BO", "bo"), ("REWARD-CY", "cy")):
+        _reward(engine, code, customer)
+    # when each redeems it with an order that earns 50 points of its own
+    lines = (
+        "o1,ana,2026-06-10T10:00:00Z,50.00,reward-ana,",
+        "o2,bo,2026-06-10T11:00:00Z,50.00,REWARD-BO,",
+        "o3,cy,2026-06-10T12:00:00Z,50.00,REWARD-CY,",
+    )
+    folder = tmp_path / "rewards"
+    folder.mkdir()
+    write(folder, "orders", *lines, header=REWARDS)
+    assert run(engine, folder, settings).problems == []
+    # then the coupons are redeemed, and each books at most what the customer had then
+    # (the order's own points do not count), never a negative balance, nothing from none
+    assert {code: order for code, (order, _) in _redeemed(engine).items()} == {
+        ANA: None, BO: None, "REWARD-ANA": "o1", "REWARD-BO": "o2", "REWARD-CY": "o3",
+    }  # fmt: skip
+    assert _spent(engine) == {
+        "reward:o1": ("ana", -100, date(2026, 6, 10), datetime(2026, 6, 10, 10, tzinfo=UTC)),
+        "reward:o2": ("bo", -30, date(2026, 6, 10), datetime(2026, 6, 10, 11, tzinfo=UTC)),
+    }
+    balances = by_key(engine, CustomerStats, "customer_id")
+    assert [balances[c]["points_balance"] for c in ("ana", "bo", "cy")] == [550, 50, 50]
+    # when the same orders come again
+    again = tmp_path / "again"
+    again.mkdir()
+    write(again, "orders", *lines, header=REWARDS)
+    run(engine, again, settings)
+    # then nothing more is booked
+    assert len(_spent(engine)) == 2
+
+
+def test_a_reward_after_points_redeemed_by_the_same_order_takes_what_is_left(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given Ana with 600 points and a 100-point reward coupon
+    _shop(engine, settings, tmp_path / "shop")
+    folder = tmp_path / "earned"
+    folder.mkdir()
+    write(folder, "orders", "e1,ana,2026-06-01T10:00:00Z,600.00")
+    run(engine, folder, settings)
+    _reward(engine, "REWARD-ANA", "ana")
+    # when one order redeems 550 points and the reward
+    folder = tmp_path / "both"
+    folder.mkdir()
+    write(folder, "orders", "o1,ana,2026-06-10T10:00:00Z,0.00,REWARD-ANA,550", header=REWARDS)
+    assert run(engine, folder, settings).problems == []
+    # then the reward takes the 50 left
+    assert [points for _, points, _, _ in _spent(engine).values()] == [-50]
+    assert by_key(engine, CustomerStats, "customer_id")["ana"]["points_balance"] == 0

@@ -57,6 +57,11 @@ def test_loyalty_offer_and_links_of_a_birthday_message(
     assert context["loyalty"] == {
         "balance": 520, "tier": "silver", "next_tier": "gold", "points_to_next_tier": 980,
         "expiring_points": 120,
+        # and the program's rules, the same for everyone
+        "reward_points": 100, "reward_percent_off": 10, "points_per_currency_unit": 1,
+        "points_expire_days": 365,
+        "tiers": [{"name": "bronze", "points": 0}, {"name": "silver", "points": 500},
+                  {"name": "gold", "points": 1500}],
     }  # fmt: skip
     # and the offer, the recommendation priced in Catalan, the moment as a date
     assert context["offer"]["code"] == "ABCDE-FGHJK"

@@ -10,7 +10,10 @@ from templates.lint import lint_template
 
 MJML = Path("t/en/email.mjml")
 TEXT = Path("t/en/sms.txt")
-CONTEXT_NAMES = "campaign, customer, loyalty, moment, offer, recommendations, shop, unsubscribe_url"
+CONTEXT_NAMES = (
+    "campaign, card_url, customer, loyalty, moment, offer, recommendations, shop, survey, "
+    "unsubscribe_url"
+)
 
 
 def problems(path: Path, text: str) -> list[str]:

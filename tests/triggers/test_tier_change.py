@@ -2,8 +2,10 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from campaigns.config import LoyaltySettings, Settings
 from tests.factories import ShopFactory, local
 from tests.triggers.helpers import matches
+from tests.triggers.ledger import book, cancel
 
 RUN = local("2026-10-15 09:00")
 
@@ -78,3 +80,38 @@ def test_previous_run_is_one_calendar_day_earlier_across_dst(
     # then only the 28th reports it
     assert set(on_28) == {"buyer"}
     assert on_29 == {}
+
+
+def test_a_cancelled_order_takes_its_points_out_of_the_window_when_leal_learns_it(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given a silver customer: 400 points in March and 150 in October (550)
+    ana = shop.customer("ana")
+    shop.order(ana, local("2026-03-10 12:00"), total_cents=40_000)
+    october = shop.order(ana, local("2026-10-01 12:00"), total_cents=15_000)
+    # when the October order is cancelled, learned yesterday afternoon
+    cancel(engine, settings, october, local("2026-10-14 15:00"))
+    # then today's run sees her go down to bronze with 400 points, and only today's
+    down = matches(engine, "tier_change", shop.run(RUN), direction="down")
+    assert (down["ana"]["old_tier"], down["ana"]["new_tier"]) == ("silver", "bronze")
+    assert down["ana"]["points_window"] == 400
+    assert matches(engine, "tier_change", shop.run(RUN), direction="up") == {}
+    tomorrow = shop.run(RUN + timedelta(days=1))
+    assert matches(engine, "tier_change", tomorrow, direction="both") == {}
+
+
+def test_points_for_actions_count_toward_tiers_only_when_the_program_says(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given 450 points from orders and a 100-point referral bonus yesterday
+    ana = shop.customer("ana")
+    shop.order(ana, local("2026-05-10 12:00"), total_cents=45_000)
+    book(engine, settings, ana, "bonus", 100, local("2026-10-14 16:00"))
+    # when the run counts orders only (the default), then actions too
+    orders_only = matches(engine, "tier_change", shop.run(RUN))
+    counting = LoyaltySettings(actions_count_toward_tiers=True)
+    with_actions = ShopFactory(engine, settings.model_copy(update={"loyalty": counting}))
+    found = matches(engine, "tier_change", with_actions.run(RUN))
+    # then the bonus lifts her to silver only in the second
+    assert orders_only == {}
+    assert (found["ana"]["new_tier"], found["ana"]["points_window"]) == ("silver", 550)

@@ -85,13 +85,15 @@ def test_without_the_secret_key_the_app_starts_and_unsubscribe_is_off(
 def test_route_status_says_what_is_on_and_why_not(settings: Settings) -> None:
     config = _config(settings)
     everything = route_status(config, SECRETS)
-    assert [group.on for group in everything] == [True, True, True, True]
+    assert [group.on for group in everything] == [True] * 6
     nothing = route_status(config, {SECRET_ENV: "short", EVENTS_TOKEN_ENV: "x"})
     assert nothing == [
         RouteGroup("/unsubscribe/*", False, f"{SECRET_ENV} must hold at least 16 bytes"),
         RouteGroup("/events/*", False, f"{EVENTS_TOKEN_ENV} must hold at least 16 characters"),
         RouteGroup("/twilio/*", False, f"{TOKEN_ENV} is not set"),
         RouteGroup("/customers/* (export, erase)", False, f"{ADMIN_TOKEN_ENV} is not set"),
+        RouteGroup("/card/*", False, f"{SECRET_ENV} must hold at least 16 bytes"),
+        RouteGroup("/survey/*", False, f"{SECRET_ENV} must hold at least 16 bytes"),
     ]
 
 
