@@ -455,8 +455,8 @@ class SurveySettings(Strict):
     """How survey links tell people from link scanners (docs/surveys.md)."""
 
     scanner_seconds: int = Field(60, ge=0, le=3600)
-    """A survey link opened within this many seconds of the message's delivery is flagged
-    as a likely scanner (Safe Links, Mimecast…): it never records an answer anyway."""
+    """A survey link opened less than this many seconds after the message was sent is
+    flagged as a likely scanner (Safe Links, Mimecast…): it never records an answer anyway."""
 
 
 class Settings(BaseSettings):
