@@ -227,7 +227,14 @@ class CustomerStats(Base):
 
     __tablename__ = "customer_stats"
     __table_args__ = (  # covers win_back's range on the last order date
-        Index("ix_customer_stats_last_order_on", "last_order_on", "customer_id"),
+        # also at_risk's columns: the rhythm of each customer in the range, no table row
+        Index(
+            "ix_customer_stats_last_order_on",
+            "last_order_on",
+            "customer_id",
+            "order_count",
+            "first_order_on",
+        ),
     )
 
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), primary_key=True)
@@ -288,6 +295,8 @@ class OutboxMessage(Base):
             "campaign", "customer_id", "channel", "occasion", name="uq_outbox_message_key"
         ),
         Index("ix_outbox_day_customer", "run_date", "customer_id"),
+        # a customer's messages of one trigger by date: post_purchase_survey's cooldown
+        Index("ix_outbox_customer", "customer_id", "trigger", "run_date"),
         # Partial: the queue is the few rows still to send, never the millions already sent,
         # and recording a sent message touches no queue index at all.
         Index("ix_outbox_due", "due_at", "id", sqlite_where=text(CLAIMABLE_SQL),

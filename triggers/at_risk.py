@@ -5,20 +5,22 @@ F, last order date L (shop-local, orders placed on or before D) and n orders has
 gap g = (L - F) / (n - 1) days and a threshold of
     m = min(max_days, max(min_days, ceil(factor * g))) days;
 they are at risk when L + m lies in [D - grace_days, D]: the threshold day is the run
-date, or one of the `grace_days` before it (so a missed daily run, or a message the
-contact budget put off, is caught up later). The floor `min_days` keeps a customer with a
-1-day rhythm from being flagged after 2 days; the cap `max_days` flags every silence that
-long, whatever the rhythm. `factor` is read to two decimals and the arithmetic is exact
-(integers). Once per lapse: the occasion is `at_risk:<last order date>`, so ordering again
-starts a new rhythm and a new possible lapse, and the days of grace add no second message.
+date (grace_days = 0, the default, as the other daily windows: a missed day is caught up by
+replaying it), or one of the `grace_days` before it (a missed run, or a message the contact
+budget put off, is caught up by the next runs, at the cost of finding each moment again on
+each of those days). The floor `min_days` keeps a customer with a 1-day rhythm from being
+flagged after 2 days; the cap `max_days` flags every silence that long, whatever the
+rhythm. `factor` is read to two decimals and the arithmetic is exact (integers). Once per
+lapse: the occasion is `at_risk:<last order date>`, so ordering again starts a new rhythm
+and a new possible lapse, and the days of grace add no second message.
 
 Cost: a range of `customer_stats.last_order_on` (the customer summary import, events and
 each daily run keep current) over [D - grace_days - max_days, D - min_days], most of the
-shop's buying customers; the threshold is computed on those rows. An index that also
-carries `order_count` and `first_order_on` makes it index-only (without, each row is a
-table lookup: seconds at 1M customers on SQLite). When D lies in the past (a replay),
-customers whose summary already shows a later order are summarised again from their
-orders as of D, so the answer is exact for any run date.
+shop's buying customers; the threshold is computed on those rows. The index also carries
+`order_count` and `first_order_on` (migration 0021), so the range is index-only (without,
+each row was a table lookup: 1.3 s at 1M customers on SQLite, 0.16 s with). When D lies
+in the past (a replay), customers whose summary already shows a later order are summarised
+again from their orders as of D, so the answer is exact for any run date.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class AtRiskParams(Params):
     min_orders: int = Field(3, ge=2)
     min_days: int = Field(14, ge=1)
     max_days: int = Field(365, ge=1, le=3650)
-    grace_days: int = Field(7, ge=0, le=60)
+    grace_days: int = Field(0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _ordered(self) -> AtRiskParams:

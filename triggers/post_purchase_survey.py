@@ -20,9 +20,9 @@ outbox refuses it for the same campaign, and the cooldown for any other survey c
 `wait_for_delivery`, so orders are surveyed only after delivery.
 
 Cost: a range of `ix_orders_ordered_at` and of the partial `ix_orders_delivered_at` (one
-day of orders each), then one probe per customer found of an outbox index led by
-`(customer_id, trigger, run_date)`: without one, each probe scans every message of the
-cooldown's days.
+day of orders each), then one probe per customer found of the outbox index
+`ix_outbox_customer (customer_id, trigger, run_date)` (migration 0021; without it each probe
+scanned every message of the cooldown's days).
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ def test_fires_exactly_on_the_threshold_day(engine: Engine, shop: ShopFactory) -
     for days in (19, 20, 21):
         _rhythm(shop, f"silent-{days}", _days_ago(days), [10, 10])
     shop.refresh_stats(TODAY)
-    # when at_risk runs without days of grace
-    found = matches(engine, TRIGGER, shop.run(RUN), grace_days=0)
+    # when at_risk runs with its defaults (no days of grace)
+    found = matches(engine, TRIGGER, shop.run(RUN))
     # then only the customer whose threshold day is the run date is at risk
     assert set(found) == {"silent-20"}
     moment = found["silent-20"]
@@ -46,8 +46,8 @@ def test_grace_days_catch_up_a_missed_run(engine: Engine, shop: ShopFactory) -> 
     for days in (20, 27, 28):
         _rhythm(shop, f"silent-{days}", _days_ago(days), [10, 10])
     shop.refresh_stats(TODAY)
-    # when at_risk runs with the default 7 days of grace
-    found = matches(engine, TRIGGER, shop.run(RUN))
+    # when at_risk runs with 7 days of grace
+    found = matches(engine, TRIGGER, shop.run(RUN), grace_days=7)
     # then thresholds crossed in [D - 7, D] are found, with the silence as of the run date
     assert set(found) == {"silent-20", "silent-27"}
     assert found["silent-27"]["days_since_last_order"] == 27
@@ -63,8 +63,8 @@ def test_threshold_rounds_up_in_exact_arithmetic(engine: Engine, shop: ShopFacto
     shop.refresh_stats(TODAY)
     run = shop.run(RUN)
     # when at_risk runs with those factors, no floor and no grace
-    at_2_5 = matches(engine, TRIGGER, run, factor=2.5, min_orders=2, min_days=1, grace_days=0)
-    at_1_1 = matches(engine, TRIGGER, run, factor=1.1, min_orders=2, min_days=1, grace_days=0)
+    at_2_5 = matches(engine, TRIGGER, run, factor=2.5, min_orders=2, min_days=1)
+    at_1_1 = matches(engine, TRIGGER, run, factor=1.1, min_orders=2, min_days=1)
     # then the threshold is the ceiling of factor x mean gap: 18 and 11 days
     assert set(at_2_5) == {"rhythm-7-at-18"}
     assert set(at_1_1) == {"rhythm-10-at-11"}
@@ -76,7 +76,7 @@ def test_mean_gap_is_rounded_to_one_decimal(engine: Engine, shop: ShopFactory) -
     _rhythm(shop, "halves", _days_ago(14), [2, 3])
     shop.refresh_stats(TODAY)
     # when at_risk runs
-    found = matches(engine, TRIGGER, shop.run(RUN), grace_days=0)
+    found = matches(engine, TRIGGER, shop.run(RUN))
     # then the context carries the mean gap to one decimal, halves rounded up
     assert found["thirds"]["mean_gap_days"] == 3.3
     assert found["halves"]["mean_gap_days"] == 2.5
@@ -90,7 +90,7 @@ def test_min_days_floor_and_max_days_cap(engine: Engine, shop: ShopFactory) -> N
     _rhythm(shop, "slow-364", _days_ago(364), [200, 200])
     shop.refresh_stats(TODAY)
     # when at_risk runs with the default floor (14) and cap (365)
-    found = matches(engine, TRIGGER, shop.run(RUN), grace_days=0)
+    found = matches(engine, TRIGGER, shop.run(RUN))
     # then a daily buyer waits for the floor, and a year's silence is at risk whatever the rhythm
     assert set(found) == {"daily-14", "slow-365"}
 
@@ -103,7 +103,7 @@ def test_min_orders(engine: Engine, shop: ShopFactory) -> None:
     run = shop.run(RUN)
     # when at_risk runs with min_orders 3 (default) and 2
     # then two orders make a rhythm only when allowed; one order never does
-    assert matches(engine, TRIGGER, run, grace_days=0) == {}
+    assert matches(engine, TRIGGER, run) == {}
     assert set(matches(engine, TRIGGER, run, grace_days=0, min_orders=2)) == {"two-orders"}
 
 
@@ -111,9 +111,10 @@ def test_one_lapse_is_one_occasion(engine: Engine, shop: ShopFactory) -> None:
     # given a 10-day rhythm whose threshold day (20 days of silence) is the run date
     _rhythm(shop, "lapsing", _days_ago(20), [10, 10])
     shop.refresh_stats(TODAY)
-    # when at_risk runs the day before, on the day, the last day of grace and the day after
+    # when at_risk (7 days of grace) runs the day before, on the day, the last day of grace
+    # and the day after
     days = {offset: shop.run(RUN + timedelta(days=offset)) for offset in (-1, 0, 7, 8)}
-    found = {offset: matches(engine, TRIGGER, run) for offset, run in days.items()}
+    found = {offset: matches(engine, TRIGGER, run, grace_days=7) for offset, run in days.items()}
     # then it fires from the threshold day through the grace, always with the same occasion
     assert found[-1] == {} and found[8] == {}
     assert found[0]["lapsing"]["occasion"] == found[7]["lapsing"]["occasion"]
@@ -127,8 +128,8 @@ def test_ordering_again_resets_the_rhythm(engine: Engine, shop: ShopFactory) -> 
     shop.refresh_stats(TODAY)
     # when at_risk runs today, and on the new threshold day (mean gap (10+10+19)/3 = 13 days:
     # 26 days after the new last order)
-    today = matches(engine, TRIGGER, shop.run(RUN))
-    later = matches(engine, TRIGGER, shop.run(RUN + timedelta(days=25)), grace_days=0)
+    today = matches(engine, TRIGGER, shop.run(RUN), grace_days=7)
+    later = matches(engine, TRIGGER, shop.run(RUN + timedelta(days=25)))
     # then today there is no lapse, and the next one is a new occasion
     assert today == {}
     assert later["back"]["occasion"] == "at_risk:2026-09-29"
@@ -141,7 +142,7 @@ def test_shop_local_order_dates(engine: Engine, shop: ShopFactory) -> None:
     shop.order(customer, local("2026-09-10 00:30"))
     shop.refresh_stats(TODAY)
     # when the run date is 20 days after 10 Sep (mean gap (10 + 10) / 2 = 10 days)
-    found = matches(engine, TRIGGER, shop.run(RUN), grace_days=0)
+    found = matches(engine, TRIGGER, shop.run(RUN))
     # then the order counts on its Madrid date
     assert found["late"]["occasion"] == "at_risk:2026-09-10"
 
@@ -155,7 +156,7 @@ def test_a_replay_of_a_past_date_ignores_later_orders(engine: Engine, shop: Shop
     shop.order(third_later, RUN + timedelta(days=20))
     shop.refresh_stats(TODAY + timedelta(days=20))
     # when the run date is replayed, and the new order's date is run
-    replay = matches(engine, TRIGGER, shop.run(RUN), grace_days=0)
+    replay = matches(engine, TRIGGER, shop.run(RUN))
     after = matches(engine, TRIGGER, shop.run(RUN + timedelta(days=20)))
     # then the lapse is found as of that date, from the orders placed by then only
     assert set(replay) == {"came-back"}
