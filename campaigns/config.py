@@ -203,6 +203,11 @@ class LoyaltySettings(Strict):
         """Points per cent, exactly: points = floor(total_cents * rate)."""
         return Fraction(self.points_per_currency_unit) / 100
 
+    def next_tier(self, points: int) -> tuple[int, str] | None:
+        """The lowest tier above `points` and its threshold; None at the top."""
+        above = [(threshold, name) for name, threshold in self.tiers.items() if threshold > points]
+        return min(above) if above else None
+
     def tier_for(self, points: int) -> str:
         """The highest tier whose threshold is at most `points`."""
         best = next(iter(self.tiers))

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
+from statsmodels.stats.proportion import proportion_confint
 
 from shop.models import OutboxMessage, SurveyClick, SurveyResponse
 from templates.surveys import CLI_QUESTIONS, SCALES
@@ -305,10 +306,8 @@ def _nps_interval(promoters: int, detractors: int, n: int) -> list[float | None]
 
 
 def _wilson(successes: int, n: int) -> list[float | None]:
-    p, z2 = successes / n, Z95**2
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return [_share(max(0.0, centre - half)), _share(min(1.0, centre + half))]
+    low, high = proportion_confint(successes, n, alpha=0.05, method="wilson")
+    return [_share(float(low)), _share(float(high))]
 
 
 def _mean_interval(

@@ -20,15 +20,15 @@ link.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from campaigns.config import LoyaltySettings, Settings
-from shop.loyalty import Entry, balance_on, booked_day
+from campaigns.config import Settings
+from shop.loyalty import Entry, balance_on, booked_day, earned_in_window
 from shop.models import (
     BONUS,
     PLACED,
@@ -130,8 +130,8 @@ def loyalty_card(
     entries = [row.entry for row in rows]
     points = points_on(entries, on)
     balance = points.balance
-    earned = _tier_points(entries, on, loyalty)
-    next_threshold, next_tier = _next_tier(earned, loyalty)
+    earned = earned_in_window(entries, on, loyalty)
+    next_threshold, next_tier = loyalty.next_tier(earned) or (None, None)
     return Card(
         customer_id=customer_id,
         first_name=customer.first_name or "",
@@ -172,25 +172,6 @@ def _ledger(connection: Connection, customer_id: str, tz: ZoneInfo) -> list[_Row
         entry = Entry(id_, kind, points, on_date, expires_on, lot_id, booked_on)
         rows.append(_Row(entry, order_id, source))
     return rows
-
-
-def _tier_points(entries: Iterable[Entry], on: date, loyalty: LoyaltySettings) -> int:
-    """Points earned in the tier window (on - points_expire_days, on], as shop.stats sums
-    them: the `tier_kinds` entries (a reversal nets out its order's points)."""
-    window_start = on - timedelta(days=loyalty.points_expire_days)
-    kinds = loyalty.tier_kinds
-    return max(
-        sum(e.points for e in entries if e.kind in kinds and window_start < e.on_date <= on), 0
-    )
-
-
-def _next_tier(earned: int, loyalty: LoyaltySettings) -> tuple[int | None, str | None]:
-    """The lowest threshold above `earned` and its tier; (None, None) at the top."""
-    above = [(points, name) for name, points in loyalty.tiers.items() if points > earned]
-    if not above:
-        return None, None
-    threshold, name = min(above)
-    return threshold, name
 
 
 def _rewards(connection: Connection, customer_id: str, on: date) -> tuple[Reward, ...]:

@@ -133,6 +133,15 @@ def balance_on(entries: Iterable[Entry], on: date, horizon_days: int = 30) -> Ba
     )
 
 
+def earned_in_window(entries: Iterable[Entry], on: date, loyalty: LoyaltySettings) -> int:
+    """Points EARNED in the tier window (on - points_expire_days, on], as shop.stats sums
+    them in SQL: the `tier_kinds` entries (a reversal nets out its order's points)."""
+    window_start, kinds = on - timedelta(days=loyalty.points_expire_days), loyalty.tier_kinds
+    return max(
+        sum(e.points for e in entries if e.kind in kinds and window_start < e.on_date <= on), 0
+    )
+
+
 def _drop_expired(lots: list[list[Any]], day: date, expired: list[tuple[int, int]]) -> date:
     """Remove the lots that are no longer live on `day`, noting what they still held;
     the soonest expiry among the lots left."""

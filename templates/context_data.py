@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
 from campaigns.config import LoyaltySettings
-from shop.loyalty import Entry, balance_on, entries_of
+from shop.loyalty import balance_on, earned_in_window, entries_of
 from shop.models import CartEvent, Customer, Order, OrderItem, Product
 
 _CHUNK = 500  # ids per IN list: far below every driver's parameter limit
@@ -78,24 +78,14 @@ def loyalty(
     for chunk in chunks(ids):
         for customer_id, entries in entries_of(connection, chunk, tz).items():
             balance = balance_on(entries, on, horizon_days=30)
-            earned = _earned(entries, on, settings)
+            earned = earned_in_window(entries, on, settings)
             found[customer_id] = _loyalty(balance.points, balance.expiring, earned, settings)
     return found
 
 
-def _earned(entries: Sequence[Entry], on: date, settings: LoyaltySettings) -> int:
-    """Points EARNED in the tier window (on - points_expire_days, on], as tiers count them
-    (`tier_kinds`: orders less their reversals, and actions when the program says so)."""
-    window_start, kinds = on - timedelta(days=settings.points_expire_days), settings.tier_kinds
-    return max(
-        sum(e.points for e in entries if e.kind in kinds and window_start < e.on_date <= on), 0
-    )
-
-
 def _loyalty(balance: int, expiring: int, earned: int, settings: LoyaltySettings) -> Loyalty:
     tier = settings.tier_for(earned)
-    above = [(points, name) for name, points in settings.tiers.items() if points > earned]
-    next_points, next_tier = min(above) if above else (earned, None)
+    next_points, next_tier = settings.next_tier(earned) or (earned, None)
     return Loyalty(max(balance, 0), tier, next_tier, next_points - earned, expiring)
 
 

@@ -36,7 +36,7 @@ from templates.links import open_card_token
 from templates.sandbox import format_count, format_money, make_environment
 from templates.tiers import tier_name
 from templates.unsubscribe import BadTokenError, Signer
-from workers.web_pages import LANGUAGES, link_problem, page, page_response
+from workers.web_pages import link_problem, page, page_language, page_response
 
 ACTIONS = ("review", "referral", "survey_answered")  # the actions WORDS names
 NOT_INDEXED = {"X-Robots-Tag": "noindex, nofollow"}  # a personal page, never in a search engine
@@ -264,18 +264,9 @@ def _not_indexed(response: HTMLResponse) -> HTMLResponse:
     return response
 
 
-def card_language(customer_locale: str | None, default_locale: str) -> str:
-    """The customer's language when Leal speaks it, else the shop's, else English."""
-    for locale in (customer_locale, default_locale):
-        code = (locale or "").replace("-", "_").split("_")[0].lower()
-        if code in LANGUAGES:
-            return code
-    return "en"
-
-
 def render_card(card: Card, settings: Settings) -> str:
     """The whole page of `card`, in the customer's language."""
-    lang = card_language(card.locale, settings.shop.default_locale)
+    lang = page_language(card.locale, settings.shop.default_locale)
     w = WORDS[lang]
     body = Markup(_BODY.render(w=w, v=_view(card, settings, lang)))  # noqa: S704 (autoescaped)
     return page(settings.shop, lang, w["title"], body)

@@ -95,10 +95,23 @@ background:#fff}
 )
 
 
+def language_code(locale: str) -> str:
+    """A locale's language: `ca_ES`, `ca-ES` and `CA` are all `ca`."""
+    return locale.replace("-", "_").split("_")[0].lower()
+
+
 def language(locale: str | None) -> str:
     """The shipped language closest to `locale`: its language, else English."""
-    code = (locale or "en").replace("-", "_").split("_")[0].lower()
-    return code if code in LANGUAGES else "en"
+    return page_language(locale, "en")
+
+
+def page_language(customer_locale: str | None, default_locale: str) -> str:
+    """The customer's language when Leal speaks it, else the shop's, else English."""
+    for locale in (customer_locale, default_locale):
+        code = language_code(locale or "")
+        if code in LANGUAGES:
+            return code
+    return "en"
 
 
 def words(table: Mapping[str, Mapping[str, str]], locale: str | None) -> Mapping[str, str]:

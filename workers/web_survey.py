@@ -64,8 +64,8 @@ from templates.links import SurveyMoment, open_survey_token
 from templates.sandbox import format_count, make_environment
 from templates.surveys import CLI_QUESTIONS, SCALES, cli_questions, question, scale_labels
 from templates.unsubscribe import BadTokenError, Signer
-from workers.web_pages import link_problem, page, page_response
-from workers.web_words import POINTS, WORDS, page_language
+from workers.web_pages import language_code, link_problem, page, page_language, page_response
+from workers.web_words import POINTS, WORDS
 
 FORM_PURPOSE = "surveyform"
 COOKIE = "leal_survey"
@@ -260,10 +260,6 @@ def _lang(found: SurveyMomentFound, settings: Settings) -> str:
     return page_language(found.locale, settings.shop.default_locale)
 
 
-def _language_of(locale: str) -> str:
-    return locale.replace("-", "_").split("_")[0].lower()
-
-
 def _question_locale(found: SurveyMomentFound, settings: Settings, lang: str) -> str:
     """The locale to word the main question in: the customer's (or else the shop's) when
     it is the page's language or the campaign words its question in it (as the email did),
@@ -272,8 +268,8 @@ def _question_locale(found: SurveyMomentFound, settings: Settings, lang: str) ->
     for locale in (found.locale, settings.shop.default_locale):
         if not locale:
             continue
-        own = locale in survey.question or _language_of(locale) in survey.question
-        if own or _language_of(locale) == lang:
+        own = locale in survey.question or language_code(locale) in survey.question
+        if own or language_code(locale) == lang:
             return locale
     return lang
 

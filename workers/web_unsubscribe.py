@@ -9,8 +9,8 @@ from markupsafe import Markup
 
 from campaigns.config import ShopSettings
 from templates.sandbox import make_environment
-from workers.web_pages import page
-from workers.web_words import UNSUBSCRIBE, page_language
+from workers.web_pages import page, page_language
+from workers.web_words import UNSUBSCRIBE
 
 _CONFIRM = make_environment(html=True).from_string(
     """<section class="card">

@@ -7,18 +7,6 @@ so the page asks exactly what the email asked.
 
 from __future__ import annotations
 
-from workers.web_pages import LANGUAGES
-
-
-def page_language(customer_locale: str | None, default_locale: str) -> str:
-    """The customer's language when Leal speaks it, else the shop's, else English."""
-    for locale in (customer_locale, default_locale):
-        code = (locale or "").replace("-", "_").split("_")[0].lower()
-        if code in LANGUAGES:
-            return code
-    return "en"
-
-
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Your opinion",
