@@ -1,11 +1,12 @@
 """Booking the expiry of unspent point lots, set-based.
 
-A lot (an `earn` or `bonus` entry, shop.models.LOT_KINDS) whose customer never spent a
-point expires whole: one `INSERT … SELECT` books all of those at once, however many years
-of history a first run after an import finds. Only the customers who spent points (redeem,
-reward, reverse or negative adjust entries, found through a small partial index) need the
-FIFO arithmetic of `shop.loyalty.balance_on`; they are read and written a bounded batch at
-a time. Idempotent: the unique `lot_id` holds one expire entry per lot.
+A lot (an `earn`, `bonus` or `refund` entry, shop.models.LOT_KINDS) whose customer never
+spent a point expires whole: one `INSERT … SELECT` books all of those at once, however many
+years of history a first run after an import finds. Only the customers who spent points
+(redeem, reward, reverse or negative adjust entries, found through a small partial index)
+need the FIFO arithmetic of `shop.loyalty.balance_on` (a `refund` lot gives back a spend,
+so its customer is always one); they are read and written a bounded batch at a time.
+Idempotent: the unique `lot_id` holds one expire entry per lot.
 """
 
 from __future__ import annotations

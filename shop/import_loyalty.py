@@ -12,7 +12,8 @@ and interactions, each booking its ledger entry once (the entry's unique `source
 - An order whose status is cancelled or refunded books `reverse:<order>` (−its earned
   points, on the order's local date, at the instant the import learned it): set-based from
   the orders just written, so an order cancelled by a later file, or arriving cancelled,
-  is reversed once.
+  is reversed once. What it spent comes back the same way, once per spend: a `refund` lot
+  (book_refunds) per redeem or reward entry of the order, source `refund:` + that entry's.
 - An interaction books `interaction:<id>` (its points, a lot on its local date), set-based
   from the interactions just written.
 """
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Column,
     Connection,
+    Date,
     Index,
     Integer,
     MetaData,
@@ -51,7 +53,9 @@ from shop.models import (
     EARN,
     PLACED,
     REDEEM,
+    REFUND,
     REVERSE,
+    REWARD,
     Interaction,
     LedgerEntry,
     Order,
@@ -91,6 +95,71 @@ def book_reversals(connection: Connection, order_ids: Collection[str], at: datet
         .where(ids_in(connection, Order.id), Order.status != PLACED, LedgerEntry.points > 0)
     )
     _book(connection, earned, {"ids": ids_param(connection, order_ids), "at": at})
+
+
+def book_refunds(
+    connection: Connection,
+    order_ids: Collection[str],
+    at: datetime,
+    tz: ZoneInfo,
+    loyalty: LoyaltySettings,
+) -> None:
+    """`refund` lots giving back what those orders, when cancelled or refunded, spent: one
+    per `redeem` or `reward` entry of the order (its points, as booked), source `refund:` +
+    that entry's source, so each spend comes back once whenever the entries were booked.
+
+    The rule: a lot dated the shop-local day Leal learned it (`at`), expiring
+    `points_expire_days` later like any lot, and nothing once the order's own points would
+    have expired (learned on or after its date + points_expire_days). Why:
+    - a lot, never a negative spend undone: the points the order spent are gone from the
+      lots they came from (some of those may have expired since, their expiry booked), so
+      what comes back is new points, and adding a lot never lowers a balance;
+    - dated when learned, not on the order's date: a lot dated in the past would, in the
+      FIFO (shop.loyalty.balance_on), re-order spends already made and expiries already
+      booked; and the set-based readers of lots (shop.expiry's daily range, the
+      points_expiring trigger) find a lot by its `at` on its date and take its expiry as
+      that date + points_expire_days, so the daily runs would never find it due;
+    - not after the order's own points would have expired: every lot the order spent was
+      dated on or before it, so by then all of them would have expired anyway; a first
+      import of years of history gives back nothing for long-cancelled orders.
+    """
+    if not order_ids:
+        return
+    learned = at.astimezone(tz).date()
+    lifetime = timedelta(days=loyalty.points_expire_days)
+    spends = [literal(f"{REDEEM}:") + Order.id, literal(f"{REWARD}:") + Order.id]
+    spent = (
+        select(
+            LedgerEntry.customer_id,
+            literal(REFUND),
+            -LedgerEntry.points,
+            bindparam("on", type_=Date()),
+            bindparam("at", type_=UTCDateTime()),
+            bindparam("expires", type_=Date()),
+            literal(f"{REFUND}:") + LedgerEntry.source,
+        )
+        .join_from(Order, LedgerEntry, LedgerEntry.source.in_(spends))  # the unique index
+        .where(
+            ids_in(connection, Order.id),
+            Order.status != PLACED,
+            Order.local_date > bindparam("alive_after", type_=Date()),
+            LedgerEntry.customer_id == Order.customer_id,
+            LedgerEntry.points < 0,
+        )
+    )
+    columns = ["customer_id", "kind", "points", "on_date", "at", "expires_on", "source"]
+    insert = upsert_insert(connection, LedgerEntry).from_select(columns, spent)
+    parameters = {
+        "ids": ids_param(connection, order_ids), "on": learned, "at": at,
+        "expires": learned + lifetime, "alive_after": learned - lifetime,
+    }  # fmt: skip
+    connection.execute(insert.on_conflict_do_nothing(index_elements=["source"]), parameters)
+
+
+def refundable(ordered_on: date, learned_on: date, loyalty: LoyaltySettings) -> bool:
+    """Whether a cancellation learned on `learned_on` gives back what an order of
+    `ordered_on` spent (book_refunds): while the order's own points would still be live."""
+    return learned_on < ordered_on + timedelta(days=loyalty.points_expire_days)
 
 
 def book_redeems(connection: Connection, order_ids: Collection[str]) -> None:
@@ -177,9 +246,11 @@ class OrderLoyalty:
         return set(self.connection.scalars(found, {"ids": ids_param(self.connection, ids)}))
 
     def written(self, lines: Lines) -> None:
-        """The rows just written: reverse those cancelled or refunded."""
+        """The rows just written: reverse those cancelled or refunded, and give back what
+        they spent."""
         cancelled = {row[self.id] for _, row in lines if row[self.status] != PLACED}
         book_reversals(self.connection, cancelled, self.at)
+        book_refunds(self.connection, cancelled, self.at, self.tz, self.loyalty)
 
     def settle(self, write: Callable[[Lines], None]) -> tuple[int, Lines]:
         """Check and write the rows kept aside, a batch of customers at a time: how many
@@ -258,12 +329,15 @@ class OrderLoyalty:
                 f"customer {show(customer)} had then: not written"
             )
         ledgers.add(customer, REDEEM, -asked, on, at)
+        lifetime = timedelta(days=self.loyalty.points_expire_days)
         earned = points_for(row[self.total], self.loyalty)
         if earned:
-            expires = on + timedelta(days=self.loyalty.points_expire_days)
-            ledgers.add(customer, EARN, earned, on, at, expires)
+            ledgers.add(customer, EARN, earned, on, at, on + lifetime)
             if row[self.status] != PLACED:
                 ledgers.add(customer, REVERSE, -earned, on, self.at)
+        learned = self.at.astimezone(self.tz).date()
+        if row[self.status] != PLACED and refundable(on, learned, self.loyalty):
+            ledgers.add(customer, REFUND, asked, learned, self.at, learned + lifetime)
         return None
 
 

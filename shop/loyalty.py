@@ -4,10 +4,11 @@ Rules (settings `[loyalty]`):
 - an order earns floor(total x points_per_currency_unit) points, on its shop-local date;
 - earned points count on dates d with order_date <= d < order_date + points_expire_days,
   both for the balance (unless spent first) and for the tier window;
-- the positive entries are lots (an order's `earn`, an interaction's `bonus`, a positive
-  `adjust` that never expires); the negative ones spend: redemptions, rewards, reversals of
-  cancelled orders, negative adjustments. Spends take the oldest live lots first (FIFO);
-  what is left of a lot when it reaches its expiry date expires;
+- the positive entries are lots (an order's `earn`, an interaction's `bonus`, a
+  cancelled order's spent points given back as a `refund` dated the day it was learned, a
+  positive `adjust` that never expires); the negative ones spend: redemptions, rewards,
+  reversals of cancelled orders, negative adjustments. Spends take the oldest live lots
+  first (FIFO); what is left of a lot when it reaches its expiry date expires;
 - a spend is spent on the day it was booked: a reversal dated on its order's day but
   learned weeks later (`booked_on`) takes points from the lots live when it was learned, so
   a lot that already expired, and whose expiry is booked, is never spent again;
@@ -74,7 +75,7 @@ class Entry:
     """A ledger line as the arithmetic needs it."""
 
     id: int
-    kind: str  # shop.models' ledger kinds: earn, bonus, redeem, reward, reverse, expire, adjust
+    kind: str  # shop.models' kinds: earn, bonus, redeem, reward, reverse, refund, expire, adjust
     points: int
     on_date: date
     expires_on: date | None = None

@@ -181,9 +181,13 @@ BONUS = "bonus"  # points for an interaction (+): a review, a referral, a survey
 REDEEM = "redeem"  # points an order spent (-), `points_redeemed`
 REWARD = "reward"  # a reward coupon redeemed by an order (-), its `points_cost`
 REVERSE = "reverse"  # a cancelled or refunded order's points taken back (-)
+# What a cancelled or refunded order spent (its redeem and reward entries) given back (+):
+# a lot of the day Leal learned it, expiring like any lot (shop.import_loyalty). Not
+# points earned: never in `loyalty.tier_kinds`.
+REFUND = "refund"
 EXPIRE = "expire"  # what was left of a lot on its expiry date (-), one per lot (lot_id)
 ADJUST = "adjust"  # a correction by hand (±)
-LOT_KINDS = (EARN, BONUS)
+LOT_KINDS = (EARN, BONUS, REFUND)
 
 
 class LedgerEntry(Base):
@@ -209,13 +213,14 @@ class LedgerEntry(Base):
     # When it happened: an order's `ordered_at` for its earn entry. Tier changes are
     # detected by instant, so an order placed after a daily run counts in the next one.
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_on: Mapped[date | None] = mapped_column(Date)  # earn entries only
+    expires_on: Mapped[date | None] = mapped_column(Date)  # lots only (LOT_KINDS)
     order_id: Mapped[str | None] = mapped_column(ID, unique=True)  # one earn entry per order
     # The earn entry an expire entry closes: at most one expiry per lot.
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_ledger.id"), unique=True)
     note: Mapped[str | None] = mapped_column(String(200))
     # What booked it, unique so a re-import or a re-run books it once: `redeem:<order>`,
-    # `reward:<order>`, `reverse:<order>`, `interaction:<id>`. Earn entries use order_id.
+    # `reward:<order>`, `reverse:<order>`, `interaction:<id>`, and a refund `refund:` + the
+    # source of the spend it gives back. Earn entries use order_id.
     source: Mapped[str | None] = mapped_column(String(80))
 
 

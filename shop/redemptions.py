@@ -13,6 +13,10 @@ a shop event, which is applied as one).
   earliest (`ordered_at`, then id) wins.
 - A reward coupon (`points_cost`) costs points when it is marked: a `reward` ledger entry,
   once (source `reward:<order>`), capped at what the customer had at the order's instant.
+  When the order is cancelled or refunded later, the points come back (a `refund` lot,
+  shop.import_loyalty.book_refunds): the order did not happen. An order already cancelled
+  or refunded when its coupon is marked (one that arrives so) books none: the coupon is
+  marked used, as the shop's checkout did use it, but it costs nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Select, literal, select, update
 
 from shop.id_lists import ids_in, ids_param
-from shop.models import REWARD, Coupon, LedgerEntry, Order
+from shop.models import PLACED, REWARD, Coupon, LedgerEntry, Order
 from shop.points_at import Ledgers, batches
 from shop.sql import upsert_insert
 
@@ -75,8 +79,11 @@ def book_rewards(
     """A `reward` entry (source `reward:<order>`) per reward coupon redeemed, given as
     (customer, order, points cost): −the cost, capped at the customer's balance at the
     order's instant (shop.points_at: the order's own points do not count, what it redeemed
-    does), so never a negative balance; nothing when that balance is 0. Each customer's
-    rewards are taken in time order, each seeing the ones before."""
+    does), so never a negative balance; nothing when that balance is 0, nor for an order
+    already cancelled or refunded (what it booked would come back at once: the coupon costs
+    it nothing, and an import that books the reward after the cancellation's refunds would
+    never give it back). Each customer's rewards are taken in time order, each seeing the
+    ones before."""
     by_customer: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for customer_id, order_id, cost in redeemed:
         by_customer[customer_id].append((order_id, cost))
@@ -84,7 +91,7 @@ def book_rewards(
         costs = {order: cost for customer in customers for order, cost in by_customer[customer]}
         orders = connection.execute(
             select(Order.id, Order.customer_id, Order.local_date, Order.ordered_at)
-            .where(ids_in(connection, Order.id))
+            .where(ids_in(connection, Order.id), Order.status == PLACED)
             .order_by(Order.ordered_at, Order.id),
             {"ids": ids_param(connection, costs)},
         ).all()

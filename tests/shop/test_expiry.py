@@ -1,16 +1,18 @@
 """Expiry, set-based: whole lots in one statement, FIFO only for customers who spent."""
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from campaigns.config import Settings
 from campaigns.daily import daily_run
 from campaigns.loader import Config
 from shop.expiry import write_expiries
+from shop.import_loyalty import book_redeems, book_refunds, book_reversals
 from shop.loyalty import Entry, balance_on, entries_of
-from shop.models import CustomerStats, LedgerEntry
+from shop.models import CustomerStats, LedgerEntry, Order
 from shop.stats import refresh_customer_stats
 from tests.factories import MADRID, ShopFactory, local
 from tests.triggers.ledger import book, cancel
@@ -28,7 +30,7 @@ def _spend(engine: Engine, customer_id: str, on: date, points: int, kind: str = 
 def _expected(engine: Engine, customers: list[str], on: date) -> set[tuple[str, int, int]]:
     """(customer, lot, points) that balance_on says expired by `on`: the reference."""
     with engine.connect() as connection:
-        ledgers = entries_of(connection, customers)
+        ledgers = entries_of(connection, customers, MADRID)  # reversals spent when booked
     return {
         (customer, lot, points)
         for customer, entries in ledgers.items()
@@ -183,3 +185,110 @@ def test_a_cancellation_learned_after_an_expiry_never_spends_the_expired_lot_aga
     with engine.connect() as connection:
         entries = entries_of(connection, [ana], MADRID)[ana]
     assert balance_on(entries, date(2026, 12, 31)).points == 0
+
+
+def _redeem(engine: Engine, order_id: str, points: int) -> None:
+    """The order spent `points`: its redeem entry, as the import books it."""
+    with engine.begin() as connection:
+        connection.execute(update(Order).where(Order.id == order_id).values(points_redeemed=points))
+        book_redeems(connection, [order_id])
+
+
+def _cancel(engine: Engine, settings: Settings, order_id: str, learned: datetime) -> None:
+    """The order cancelled, learned at `learned`: its reversal and refunds, as the import
+    books them."""
+    with engine.begin() as connection:
+        connection.execute(update(Order).where(Order.id == order_id).values(status="cancelled"))
+        book_reversals(connection, [order_id], learned)
+        book_refunds(connection, [order_id], learned, MADRID, settings.loyalty)
+
+
+def test_points_given_back_expire_a_lifetime_after_the_day_learned_with_the_fifo(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given 100 points from 10 January 2025 (expiring 10 January 2026) all spent on an
+    # order of 20 December 2025 that earns nothing, cancelled on 15 January 2026: its 100
+    # points come back after the lot they came from expired (spent, so nothing of it)
+    ana = shop.customer("ana")
+    shop.order(ana, local("2025-01-10 12:00"), total_cents=10_000)
+    december = shop.order(ana, local("2025-12-20 12:00"), total_cents=0)
+    _redeem(engine, december, 100)
+    _cancel(engine, settings, december, local("2026-01-15 10:00"))
+    # and 30 of them spent in March
+    _spend(engine, ana, date(2026, 3, 1), 30)
+    # when the daily runs book each day's expiries, through 2027
+    day = date(2026, 1, 1)
+    with engine.begin() as connection:
+        write_expiries(connection, day, MADRID, settings.loyalty)
+    booked_by = {}
+    while day < date(2027, 3, 1):
+        with engine.begin() as connection:
+            write_expiries(connection, day + timedelta(days=1), MADRID, settings.loyalty, day)
+        day += timedelta(days=1)
+        booked_by[day] = _booked(engine)
+    # then the lot given back lives a year from the day it was learned, and the 70 left of
+    # it expire on 15 January 2027, as the FIFO arithmetic says; the ledger sums to 0
+    refund = _lots(engine, "refund")
+    assert [(lot["on_date"], lot["expires_on"], lot["points"]) for lot in refund] == [
+        (date(2026, 1, 15), date(2027, 1, 15), 100)
+    ]
+    assert booked_by[date(2027, 1, 14)] == set()
+    assert booked_by[date(2027, 1, 15)] == {("ana", refund[0]["id"], 70)}
+    assert booked_by[date(2027, 3, 1)] == _expected(engine, [ana], date(2027, 3, 1))
+    assert _ledger_sum(engine, ana) == 0
+
+
+def test_expiries_with_points_given_back_equal_the_fifo_arithmetic_and_stay_positive(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given 24 customers with random orders over two years, half of them spending points
+    # on an order cancelled later (learned 0 to 400 days after it: some too late to give
+    # anything back), and spending more after it
+    rng = random.Random(7)
+    customers = [shop.customer() for _ in range(24)]
+    start = date(2024, 1, 1)
+    cancellations: list[tuple[str, datetime]] = []
+    for number, customer in enumerate(customers):
+        for _ in range(rng.randint(1, 6)):
+            day = start + timedelta(days=rng.randint(0, 600))
+            shop.order(customer, local(f"{day} 12:00"), total_cents=rng.randint(0, 30_000))
+        if number % 2 == 0:
+            day = start + timedelta(days=rng.randint(100, 600))
+            order = shop.order(customer, local(f"{day} 13:00"), total_cents=rng.randint(0, 9_000))
+            _redeem(engine, order, rng.randint(1, 200))
+            learned = local(f"{day + timedelta(days=rng.randint(0, 400))} 09:00")
+            cancellations.append((order, learned))
+            _spend(engine, customer, day + timedelta(days=rng.randint(1, 60)), rng.randint(1, 90))
+    # when a first run books history, then weekly runs the rest, each cancellation booked
+    # when it is learned, after the runs before it
+    day = date(2024, 1, 1)
+    with engine.begin() as connection:
+        write_expiries(connection, day, MADRID, settings.loyalty)
+    while day < date(2027, 6, 1):
+        for order, learned in cancellations:
+            if day < learned.date() <= day + timedelta(days=7):
+                _cancel(engine, settings, order, learned)
+        with engine.begin() as connection:
+            write_expiries(connection, day + timedelta(days=7), MADRID, settings.loyalty, day)
+        day += timedelta(days=7)
+        # then what was booked is what the FIFO arithmetic says expired, refund lots too
+        assert _booked(engine) == _expected(engine, customers, day)
+    assert _lots(engine, "refund")  # some came back
+    refunds = {lot["id"] for lot in _lots(engine, "refund")}
+    assert refunds & {lot for _, lot, _ in _booked(engine)}  # some expired unspent
+    # and once every lot is gone, every ledger sums to its FIFO balance: 0 or a debt that
+    # only a reversal of spent points makes, never one a refund makes deeper
+    with engine.connect() as connection:
+        ledgers = entries_of(connection, customers, MADRID)
+    for customer, entries in ledgers.items():
+        assert _ledger_sum(engine, customer) == balance_on(entries, day).points
+        without = [e for e in entries if e.kind != "refund" and e.lot_id not in refunds]
+        assert balance_on(entries, day).points >= min(balance_on(without, day).points, 0)
+
+
+def _lots(engine: Engine, kind: str) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(LedgerEntry.__table__).where(LedgerEntry.kind == kind).order_by(LedgerEntry.id)
+        )
+        return [row._asdict() for row in rows]

@@ -261,12 +261,7 @@ def test_a_reward_after_points_redeemed_by_the_same_order_takes_what_is_left(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     # given Ana with 600 points and a 100-point reward coupon
-    _shop(engine, settings, tmp_path / "shop")
-    folder = tmp_path / "earned"
-    folder.mkdir()
-    write(folder, "orders", "e1,ana,2026-06-01T10:00:00Z,600.00")
-    run(engine, folder, settings)
-    _reward(engine, "REWARD-ANA", "ana")
+    _ana_with_600_points_and_a_reward(engine, settings, tmp_path)
     # when one order redeems 550 points and the reward
     folder = tmp_path / "both"
     folder.mkdir()
@@ -275,3 +270,84 @@ def test_a_reward_after_points_redeemed_by_the_same_order_takes_what_is_left(
     # then the reward takes the 50 left
     assert [points for _, points, _, _ in _spent(engine).values()] == [-50]
     assert by_key(engine, CustomerStats, "customer_id")["ana"]["points_balance"] == 0
+
+
+def test_a_reward_coupons_points_come_back_when_its_order_is_cancelled(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given Ana with 600 points and Bo with 30, whose 100-point rewards took 100 and 30,
+    # Ana's order also redeeming 50 points
+    _shop(engine, settings, tmp_path / "shop")
+    folder = tmp_path / "earned"
+    folder.mkdir()
+    write(folder, "orders", "e1,ana,2026-06-01T10:00:00Z,600.00", "e2,bo,2026-06-01T10:00:00Z,30")
+    run(engine, folder, settings)
+    _reward(engine, "REWARD-ANA", "ana")
+    _reward(engine, "REWARD-BO", "bo")
+    lines = (
+        "o1,ana,2026-06-10T10:00:00Z,0.00,REWARD-ANA,50",
+        "o2,bo,2026-06-10T11:00:00Z,0.00,REWARD-BO,",
+    )
+    folder = tmp_path / "rewards"
+    folder.mkdir()
+    write(folder, "orders", *lines, header=REWARDS)
+    assert run(engine, folder, settings).problems == []
+    assert [stats["points_balance"] for stats in _stats(engine, "ana", "bo")] == [450, 0]
+    # when both orders are cancelled, learned on 14 June, and the file comes again
+    learned = datetime(2026, 6, 14, 8, tzinfo=UTC)
+    for name in ("cancel", "again"):
+        folder = tmp_path / name
+        folder.mkdir()
+        write(folder, "orders", *(f"{line},cancelled" for line in lines),
+              header=f"{REWARDS},status")  # fmt: skip
+        assert run(engine, folder, settings, at=learned).problems == []
+    # then what each reward took comes back once, as booked (Bo's capped 30), beside the
+    # points Ana's order redeemed: lots of the day it was learned
+    refunds = {
+        row["source"]: (row["customer_id"], row["points"], row["on_date"], row["expires_on"])
+        for row in table(engine, LedgerEntry)
+        if row["kind"] == "refund"
+    }
+    assert refunds == {
+        "refund:reward:o1": ("ana", 100, date(2026, 6, 14), date(2027, 6, 14)),
+        "refund:redeem:o1": ("ana", 50, date(2026, 6, 14), date(2027, 6, 14)),
+        "refund:reward:o2": ("bo", 30, date(2026, 6, 14), date(2027, 6, 14)),
+    }
+    assert [stats["points_balance"] for stats in _stats(engine, "ana", "bo")] == [600, 30]
+    # and the coupons stay redeemed by their orders (the shop's checkout used them)
+    assert {code: order for code, (order, _) in _redeemed(engine).items()} == {
+        ANA: None, BO: None, "REWARD-ANA": "o1", "REWARD-BO": "o2",
+    }  # fmt: skip
+
+
+def test_an_order_arriving_cancelled_redeems_its_reward_coupon_for_no_points(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # given Ana with 600 points and a 100-point reward coupon
+    _ana_with_600_points_and_a_reward(engine, settings, tmp_path)
+    # when an order with it arrives already refunded
+    folder = tmp_path / "refunded"
+    folder.mkdir()
+    write(folder, "orders", "o1,ana,2026-06-10T10:00:00Z,0.00,REWARD-ANA,,refunded",
+          header=f"{REWARDS},status")  # fmt: skip
+    assert run(engine, folder, settings).problems == []
+    # then the coupon is marked used by it, and nothing is taken nor given back
+    assert _redeemed(engine)["REWARD-ANA"][0] == "o1"
+    assert _spent(engine) == {}
+    assert [row["kind"] for row in table(engine, LedgerEntry)] == ["earn", "earn"]
+    assert _stats(engine, "ana")[0]["points_balance"] == 600
+
+
+def _stats(engine: Engine, *customers: str) -> list[dict[str, Any]]:
+    found = by_key(engine, CustomerStats, "customer_id")
+    return [found[customer] for customer in customers]
+
+
+def _ana_with_600_points_and_a_reward(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    """The shop, 600 points earned by Ana on 1 June, and her 100-point reward coupon."""
+    _shop(engine, settings, tmp_path / "shop")
+    folder = tmp_path / "earned"
+    folder.mkdir()
+    write(folder, "orders", "e1,ana,2026-06-01T10:00:00Z,600.00")
+    run(engine, folder, settings)
+    _reward(engine, "REWARD-ANA", "ana")
