@@ -39,43 +39,83 @@ def write_jsonl(plan: Plan, out: TextIO) -> None:
 
 
 def print_plan(result: RunResult, config: Config, console: Console) -> None:
+    """One row per campaign with its counts, then each campaign's skip reasons on a line of
+    their own, whole and unwrapped (the terminal folds them): a table cell would cut or
+    break them when long campaign names leave it no room. A console too narrow for the
+    table's numbers gets one line per campaign instead."""
     plan = result.plan
     tz = config.settings.shop.tz
     local = plan.run.at.astimezone(tz)
     mode = "dry run, nothing written" if result.run_id is None else f"run #{result.run_id}"
     console.print(f"[bold]Daily run[/bold] {local:%Y-%m-%d %H:%M} {tz.key} ({mode})")
-    table = Table(show_lines=False)
-    for header in ("Campaign", "Channels", "Moments", "Planned", "Held out", "Skipped"):
-        numeric = header in ("Moments", "Planned", "Held out")
-        table.add_column(
-            header,
-            justify="right" if numeric else "left",
-            no_wrap=header == "Campaign",
-            min_width=len(header),
-        )
     counts = plan.counts()
+    rows: list[_PlanRow] = []
     for name, campaign in config.settings.campaigns.items():
         if name not in counts and not campaign.enabled:
             continue
         moments = {(m.customer_id, m.occasion) for m in plan.messages if m.campaign == name}
         tally = counts.get(name, Counter())
-        held = sum(n for r, n in tally.items() if r in _HELD_OUT)
-        skipped = "\n".join(
-            f"{r} {n}" for r, n in sorted(tally.items()) if r != PLANNED and r not in _HELD_OUT
+        skipped = [(r, n) for r, n in sorted(tally.items()) if r != PLANNED and r not in _HELD_OUT]
+        numbers = (
+            len(moments),
+            tally.get(PLANNED, 0),
+            sum(n for r, n in tally.items() if r in _HELD_OUT),
+            sum(n for _, n in skipped),
         )
-        table.add_row(
-            f"{escape(name)}\n[dim]{escape(campaign.trigger)}[/dim]",  # its trigger below
-            "+".join(campaign.channels),
-            str(len(moments)),
-            str(tally.get(PLANNED, 0)),
-            str(held),
-            skipped or "-",
-        )
-    console.print(table)
+        rows.append(_PlanRow(name, campaign.trigger, "+".join(campaign.channels), numbers, skipped))
+    _print_plan_rows(rows, console)
+    reasons = [row for row in rows if row.skipped]
+    if reasons:
+        console.print("Skipped, by reason:")
+    for row in reasons:
+        why = ", ".join(f"{reason} {n}" for reason, n in row.skipped)
+        console.print(f"  {row.name}: {why}", markup=False, soft_wrap=True, highlight=False)
     if result.expired_lots:
         console.print(f"Expired {result.expired_lots} unspent point lots.")
     if result.coupons:
         console.print(f"{result.coupons} coupons held by this run's moments.")
+
+
+@dataclass(frozen=True)
+class _PlanRow:
+    name: str
+    trigger: str
+    channels: str
+    numbers: tuple[int, int, int, int]  # moments, planned, held out, skipped
+    skipped: list[tuple[str, int]]  # (reason, count), by reason
+
+
+_TEXTS = ("Campaign", "Channels")  # their text folds, down to the header's width
+_NUMBERS = ("Moments", "Planned", "Held out", "Skipped")  # never cut
+
+
+def _print_plan_rows(rows: list[_PlanRow], console: Console) -> None:
+    """The table when its numbers fit whole (names and channels fold), else plain lines."""
+    digits = [
+        max([len(header), *(len(str(row.numbers[i])) for row in rows)])
+        for i, header in enumerate(_NUMBERS)
+    ]
+    widths = [*map(len, _TEXTS), *digits]
+    needed = sum(width + 2 for width in widths) + len(widths) + 1  # padding, borders
+    if console.width < needed:
+        for row in rows:
+            pairs = zip(_NUMBERS, row.numbers, strict=True)
+            counts = ", ".join(f"{header.lower()} {n}" for header, n in pairs)
+            line = f"{row.name} ({row.trigger}, {row.channels}): {counts}"
+            console.print(line, markup=False, soft_wrap=True, highlight=False)
+        return
+    table = Table(show_lines=False)
+    for header in _TEXTS:
+        table.add_column(header, overflow="fold", min_width=len(header))
+    for header, width in zip(_NUMBERS, digits, strict=True):
+        table.add_column(header, justify="right", no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(
+            f"{escape(row.name)}\n[dim]{escape(row.trigger)}[/dim]",  # its trigger below
+            row.channels,
+            *map(str, row.numbers),
+        )
+    console.print(table)
 
 
 def print_diff(connection: Connection, plan: Plan, console: Console) -> None:

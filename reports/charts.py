@@ -268,7 +268,9 @@ def points_flow(rows: list[dict[str, Any]], numbers: Numbers) -> Figure | None:
     axes = figure.add_subplot()
     axes.bar(days, _values(rows, "issued"), color=BRAND, width=0.75)
     axes.bar(days, redeemed, color="#10b981", width=0.75)
-    axes.bar(days, expired, bottom=redeemed, color="#f59e0b", width=0.75)
+    # A day whose refunds exceed its spends nets above the line: expiries stack from 0 then.
+    below = [min(value, 0) for value in redeemed]
+    axes.bar(days, expired, bottom=below, color="#f59e0b", width=0.75)
     axes.axhline(0, color=MUTED, linewidth=0.8)
     axes.yaxis.set_major_formatter(_formatter(lambda x: _compact(abs(x), numbers)))
     _date_axis(axes, days, numbers)

@@ -1,8 +1,18 @@
 """Points issued, redeemed and expired per shop-local day of a period, from the ledger.
 
-Every entry carries its shop-local `on_date` (an earn entry its order's date, an expire
-entry the day its lot expired), so a day's flow is one GROUP BY on_date; the period's
-totals are the days' sums. `adjust` entries are in no flow (they move the balance only).
+Every entry carries its shop-local `on_date` (an earn entry its order's date, a reverse
+entry its order's date too, an expire entry the day its lot expired), so a day's flow is
+one GROUP BY on_date; the period's totals are the days' sums. The kinds of
+`shop.models`, each in one flow at most:
+
+- issued: `earn` (orders) and `bonus` (interactions), less `reverse` (a cancelled or
+  refunded order's points taken back: points never really issued, not a redemption);
+- redeemed: `redeem` (points an order spent) and `reward` (a reward coupon's points cost),
+  less `refund` (what a cancelled or refunded order had spent, given back). A refund is
+  dated the day Leal learned of it, so a day with more refunded than spent redeems less
+  than nothing; the period's figure is still the days' sum;
+- expired: `expire`;
+- `adjust` (a correction by hand) is in no flow: it moves the balance only.
 """
 
 from __future__ import annotations
@@ -10,14 +20,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import ColumnElement, Connection, case, func, select
 
-from shop.models import LedgerEntry
+from shop.models import BONUS, EARN, EXPIRE, REDEEM, REFUND, REVERSE, REWARD, LedgerEntry
+
+# Summed with their signs, then negated for the spends: a reverse entry (-) nets out of
+# what was issued, a refund (+) out of what was redeemed.
+ISSUED = (EARN, BONUS, REVERSE)
+REDEEMED = (REDEEM, REWARD, REFUND)
+EXPIRED = (EXPIRE,)
 
 
 @dataclass(frozen=True)
 class PointsDay:
-    """One day's flow, each as a positive number of points."""
+    """One day's flow in points: issued net of reversals, redeemed net of refunds."""
 
     day: date
     issued: int = 0
@@ -35,13 +51,12 @@ class PointsDay:
 
 def points_days(connection: Connection, start: date, end: date) -> tuple[PointsDay, ...]:
     """Every day of [start, end], days without entries as zeros."""
-    kind, points = LedgerEntry.kind, LedgerEntry.points
     flows = (
         select(
             LedgerEntry.on_date,
-            func.sum(case((kind == "earn", points), else_=0)),
-            -func.sum(case((kind == "redeem", points), else_=0)),
-            -func.sum(case((kind == "expire", points), else_=0)),
+            _sum_of(ISSUED),
+            -_sum_of(REDEEMED),
+            -_sum_of(EXPIRED),
         )
         .where(LedgerEntry.on_date >= start, LedgerEntry.on_date <= end)
         .group_by(LedgerEntry.on_date)
@@ -52,3 +67,7 @@ def points_days(connection: Connection, start: date, end: date) -> tuple[PointsD
     }
     days = (start + timedelta(days=offset) for offset in range((end - start).days + 1))
     return tuple(found.get(day, PointsDay(day)) for day in days)
+
+
+def _sum_of(kinds: tuple[str, ...]) -> ColumnElement[int]:
+    return func.sum(case((LedgerEntry.kind.in_(kinds), LedgerEntry.points), else_=0))

@@ -1,11 +1,14 @@
 """Tiers at the edges of a period, and the points balance at its end, from one pass.
 
 A customer's tier at the end of the shop-local day d is the tier of the points EARNED on
-dates in (d - points_expire_days, d]: the rule of `shop.stats.refresh_customer_stats`
-and of the tier_change trigger (whose instant t counts the same entries when t is the end
-of a day). One GROUP BY over the ledger (its covering (customer_id, on_date, kind, at,
-points) index, read in order) sums both windows and the balance per customer; the outer
-query counts customers per (tier before, tier at end) with `shop.stats.tier_expression`.
+dates in (d - points_expire_days, d]: the sum of the `loyalty.tier_kinds` entries (orders'
+`earn`, less the `reverse` of cancelled ones, plus `bonus` when actions count toward
+tiers), the rule of `shop.stats.refresh_customer_stats` and of the tier_change trigger
+(whose instant t counts the same entries when t is the end of a day). Spending, refunds,
+expiry and corrections never move a tier. One GROUP BY over the ledger (its covering
+(customer_id, on_date, kind, at, points) index, read in order) sums both windows and the
+balance per customer; the outer query counts customers per (tier before, tier at end)
+with `shop.stats.tier_expression`.
 """
 
 from __future__ import annotations
@@ -56,11 +59,11 @@ def tier_history(
 def _per_member(loyalty: LoyaltySettings, before: date, end: date) -> Any:
     """Per customer: points earned in the tier window ending `before` and `end`, balance."""
     days = timedelta(days=loyalty.points_expire_days)
-    day, earn = LedgerEntry.on_date, LedgerEntry.kind == "earn"
+    day, earned = LedgerEntry.on_date, LedgerEntry.kind.in_(loyalty.tier_kinds)
     return (
         select(
-            _sum_if(and_(earn, day > before - days, day <= before)).label("before"),
-            _sum_if(and_(earn, day > end - days)).label("after"),
+            _sum_if(and_(earned, day > before - days, day <= before)).label("before"),
+            _sum_if(and_(earned, day > end - days)).label("after"),
             func.sum(LedgerEntry.points).label("balance"),
         )
         .where(day <= end)

@@ -1,13 +1,15 @@
 """Loyalty KPIs computed by hand: points flows and balance, tiers, RFM segments."""
 
+from collections import Counter
 from datetime import date, datetime, time
 
-from sqlalchemy import Engine, insert
+import pytest
+from sqlalchemy import Engine, insert, select
 
 from campaigns.config import Settings
-from shop.models import LedgerEntry
-from tests.factories import MADRID, ShopFactory
-from tests.reports.test_kpis import kpis, orders
+from shop.models import CustomerStats, LedgerEntry
+from tests.factories import MADRID, ShopFactory, local
+from tests.reports.test_kpis import END, kpis, orders
 
 
 def entry(engine: Engine, customer: str, kind: str, points: int, on: str) -> None:
@@ -130,3 +132,91 @@ def test_equal_customers_share_a_segment(
     for n in range(10):
         orders(shop, f"twin{n}", ("2026-11-10 12:00", 1000))
     assert kpis(engine, settings)["rfm"]["segments"]["lost"] == 10
+
+
+def test_bonus_points_are_issued_and_reward_coupons_redeemed(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    shop.customer("p")
+    entry(engine, "p", "earn", 200, "2026-11-03")
+    entry(engine, "p", "bonus", 50, "2026-11-03")  # a review: issued as an order's points
+    entry(engine, "p", "reward", -100, "2026-11-10")  # a reward coupon's cost: a spend
+    entry(engine, "p", "redeem", -30, "2026-11-10")
+    points = kpis(engine, settings)["points"]
+    assert (points["issued"], points["redeemed"], points["expired"]) == (250, 130, 0)
+    assert points["outstanding"] == 120
+    assert points["redemption_rate"] == 0.52  # 130 / 250
+    daily = {day["date"]: day for day in kpis(engine, settings)["points_daily"]}
+    assert daily["2026-11-03"] == {"date": "2026-11-03", "issued": 250, "redeemed": 0, "expired": 0}
+    assert daily["2026-11-10"] == {"date": "2026-11-10", "issued": 0, "redeemed": 130, "expired": 0}
+
+
+def test_a_reversal_lowers_points_issued_and_the_tier_but_redeems_nothing(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # silver from 500 points earned in the 365 days; a cancelled order's reverse entry
+    # carries the order's date and takes its points back
+    shop.customer("p")
+    entry(engine, "p", "earn", 400, "2026-10-10")  # bronze before the period
+    entry(engine, "p", "earn", 300, "2026-11-05")  # 700: silver, until the order is cancelled
+    entry(engine, "p", "reverse", -300, "2026-11-05")
+    found = kpis(engine, settings)
+    assert found["points"]["issued"] == 0
+    assert found["points"]["redeemed"] == 0
+    assert found["points"]["redemption_rate"] is None  # nothing issued, nothing to divide
+    assert found["points"]["outstanding"] == 400
+    assert found["tiers"]["distribution"] == {"bronze": 1, "silver": 0, "gold": 0}
+    assert found["tiers"]["migration"]["bronze"] == {"bronze": 1, "silver": 0, "gold": 0}
+
+
+def test_a_refund_of_spent_points_lowers_points_redeemed_not_the_tier(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    shop.customer("p")
+    entry(engine, "p", "earn", 600, "2026-10-10")  # silver before and after
+    entry(engine, "p", "redeem", -100, "2026-11-05")
+    entry(engine, "p", "reward", -100, "2026-11-06")
+    entry(engine, "p", "refund", 100, "2026-11-20")  # the cancelled order's reward back
+    found = kpis(engine, settings)
+    assert (found["points"]["issued"], found["points"]["redeemed"]) == (0, 100)
+    assert found["points"]["outstanding"] == 500
+    daily = {day["date"]: day["redeemed"] for day in found["points_daily"]}
+    assert (daily["2026-11-05"], daily["2026-11-06"], daily["2026-11-20"]) == (100, 100, -100)
+    assert found["tiers"]["distribution"] == {"bronze": 0, "silver": 1, "gold": 0}
+
+
+@pytest.mark.parametrize("counting", [False, True])
+def test_tiers_count_points_for_actions_only_when_the_program_says(
+    engine: Engine, settings: Settings, shop: ShopFactory, counting: bool
+) -> None:
+    loyalty = settings.loyalty.model_copy(update={"actions_count_toward_tiers": counting})
+    settings = settings.model_copy(update={"loyalty": loyalty})
+    shop.settings = settings
+    # an order of 400 points before the period, 200 points for reviews during it
+    shop.order(shop.customer("reviewer"), local("2026-10-10 12:00"), 40_000)
+    entry(engine, "reviewer", "bonus", 200, "2026-11-12")
+    # a bonus before the period lifts the start too, when it counts
+    shop.order(shop.customer("early"), local("2026-10-01 12:00"), 45_000)
+    entry(engine, "early", "bonus", 100, "2026-10-02")
+    # spending never lowers a tier, whatever counts
+    shop.order(shop.customer("spender"), local("2026-09-01 12:00"), 60_000)
+    entry(engine, "spender", "reward", -100, "2026-11-03")
+    entry(engine, "spender", "redeem", -500, "2026-11-04")
+    tiers = kpis(engine, settings)["tiers"]
+    if counting:
+        assert tiers["migration"] == {
+            "bronze": {"bronze": 0, "silver": 1, "gold": 0},  # the reviewer's 600
+            "silver": {"bronze": 0, "silver": 2, "gold": 0},  # early's 550, the spender's 600
+            "gold": {"bronze": 0, "silver": 0, "gold": 0},
+        }
+    else:
+        assert tiers["migration"] == {
+            "bronze": {"bronze": 2, "silver": 0, "gold": 0},  # 400 and 450
+            "silver": {"bronze": 0, "silver": 1, "gold": 0},
+            "gold": {"bronze": 0, "silver": 0, "gold": 0},
+        }
+    # the very tiers shop.stats keeps in customer_stats on the period's last day
+    shop.refresh_stats(END)
+    with engine.connect() as connection:
+        kept = Counter(connection.scalars(select(CustomerStats.tier)))
+    assert tiers["distribution"] == {name: kept[name] for name in settings.loyalty.tiers}

@@ -35,6 +35,7 @@ from tests.factories import MADRID
 
 # a tier window unlike the active one, thresholds that random orders reach and leave
 LOYALTY = LoyaltySettings(points_expire_days=200, tiers={"bronze": 0, "silver": 60, "gold": 200})
+COUNTING = LOYALTY.model_copy(update={"actions_count_toward_tiers": True})  # bonus points too
 START, END = date(2026, 3, 20), date(2026, 4, 12)  # summer time begins on 03-29
 MARGIN = Decimal("0.35")
 KINDS = {"nps_after": "nps", "csat_after": "csat", "ces_after": "ces", "cli_after": "cli"}
@@ -72,18 +73,24 @@ def random_shop(seed: int, customers: int = 120) -> Shop:
                 {"id": order, "customer_id": cid, "ordered_at": at, "local_date": day,
                  "total_cents": cents}
             )  # fmt: skip
-            shop["ledger"].append(earn_entry(order, cid, at, day, cents, LOYALTY))
-        for _ in range(rng.choice([0, 0, 1, 3])):
+            earned = earn_entry(order, cid, at, day, cents, LOYALTY)
+            shop["ledger"].append(earned)
+            if earned["points"] and rng.random() < 0.15:  # cancelled: dated as its order
+                shop["ledger"].append(_entry(cid, "reverse", -earned["points"], day))
+        for _ in range(rng.choice([0, 0, 1, 3, 5])):
             day = date(2025, 6, 1) + timedelta(days=rng.randrange(330))
-            kind = rng.choice(["redeem", "expire", "adjust"])
-            points = rng.randrange(1, 300) * (1 if kind == "adjust" and rng.random() < 0.5 else -1)
-            shop["ledger"].append(
-                {"customer_id": cid, "kind": kind, "points": points, "on_date": day,
-                 "at": datetime(day.year, day.month, day.day, tzinfo=MADRID), "expires_on": None,
-                 "order_id": None, "lot_id": None, "note": None}
-            )  # fmt: skip
+            kind = rng.choice(["redeem", "reward", "bonus", "refund", "expire", "adjust"])
+            positive = kind in ("bonus", "refund") or (kind == "adjust" and rng.random() < 0.5)
+            points = rng.randrange(1, 300) * (1 if positive else -1)
+            shop["ledger"].append(_entry(cid, kind, points, day))
         _surveys(rng, shop, cid, first)
     return shop
+
+
+def _entry(customer: str, kind: str, points: int, day: date) -> dict[str, Any]:
+    at = datetime(day.year, day.month, day.day, tzinfo=MADRID)
+    return {"customer_id": customer, "kind": kind, "points": points, "on_date": day, "at": at,
+            "expires_on": None, "order_id": None, "lot_id": None, "note": None}  # fmt: skip
 
 
 def _surveys(rng: random.Random, shop: Shop, cid: str, first: datetime) -> None:
@@ -140,31 +147,37 @@ def write(engine: Engine, shop: Shop) -> None:
                 connection.execute(insert(table), shop[rows])
 
 
-def found(engine: Engine) -> Kpis:
+def found(engine: Engine, loyalty: LoyaltySettings = LOYALTY) -> Kpis:
     with engine.connect() as connection:
         return loyalty_kpis(
-            connection, LOYALTY, START, END, gross_margin=MARGIN, tz=MADRID, survey_kinds=KINDS
+            connection, loyalty, START, END, gross_margin=MARGIN, tz=MADRID, survey_kinds=KINDS
         )
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_same_kpis_on_both_databases_as_the_definitions(engines: list[Engine], seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "loyalty"),
+    [(1, LOYALTY), (2, COUNTING), (3, LOYALTY)],
+    ids=["1-orders-only", "2-actions-count", "3-orders-only"],
+)
+def test_same_kpis_on_both_databases_as_the_definitions(
+    engines: list[Engine], seed: int, loyalty: LoyaltySettings
+) -> None:
     shop = random_shop(seed)
     for engine in engines:
         write(engine, shop)
-    on_sqlite, on_postgres = (found(engine) for engine in engines)
+    on_sqlite, on_postgres = (found(engine, loyalty) for engine in engines)
     assert on_sqlite.as_json() == on_postgres.as_json()
-    assert on_sqlite == oracle(shop)
+    assert on_sqlite == oracle(shop, loyalty)
 
 
-def oracle(shop: Shop) -> Kpis:
+def oracle(shop: Shop, loyalty: LoyaltySettings = LOYALTY) -> Kpis:
     return Kpis(
         start=START,
         end=END,
         orders=_orders(shop["orders"]),
         points_daily=_days(shop["ledger"]),
-        tiers=_tiers(shop["ledger"]),
+        tiers=_tiers(shop["ledger"], loyalty),
         rfm=_rfm(shop["orders"]),
         gross_margin=MARGIN,
         reward_points=LOYALTY.reward_points,
@@ -214,29 +227,37 @@ def _days(ledger: list[dict[str, Any]]) -> tuple[PointsDay, ...]:
     days = []
     for offset in range((END - START).days + 1):
         day = START + timedelta(days=offset)
-        flow = {kind: 0 for kind in ("earn", "redeem", "expire", "adjust")}
+        flow: dict[str, int] = defaultdict(int)
         for entry in ledger:
             if entry["on_date"] == day:
                 flow[entry["kind"]] += entry["points"]
-        days.append(PointsDay(day, flow["earn"], -flow["redeem"], -flow["expire"]))
+        # issued: orders and interactions, less cancelled orders; redeemed: points spent on
+        # orders and reward coupons, less what refunds gave back; adjust: in no flow
+        issued = flow["earn"] + flow["bonus"] + flow["reverse"]
+        redeemed = -(flow["redeem"] + flow["reward"] + flow["refund"])
+        days.append(PointsDay(day, issued, redeemed, -flow["expire"]))
     return tuple(days)
 
 
-def _tiers(ledger: list[dict[str, Any]]) -> TierHistory:
-    names = list(LOYALTY.tiers)
+def _tiers(ledger: list[dict[str, Any]], loyalty: LoyaltySettings) -> TierHistory:
+    names = list(loyalty.tiers)
     migration = {name: dict.fromkeys(names, 0) for name in names}
     outstanding = 0
     for entries in _by_customer(ledger, "on_date").values():
-        tiers = [LOYALTY.tier_for(_earned(entries, day)) for day in (START - timedelta(1), END)]
+        ends = (START - timedelta(1), END)
+        tiers = [loyalty.tier_for(_earned(entries, day, loyalty)) for day in ends]
         migration[tiers[0]][tiers[1]] += 1
         outstanding += sum(entry["points"] for entry in entries)
     distribution = {name: sum(row[name] for row in migration.values()) for name in names}
     return TierHistory(distribution, migration, outstanding)
 
 
-def _earned(entries: list[dict[str, Any]], day: date) -> int:
-    first = day - timedelta(days=LOYALTY.points_expire_days)
-    return sum(e["points"] for e in entries if e["kind"] == "earn" and first < e["on_date"] <= day)
+def _earned(entries: list[dict[str, Any]], day: date, loyalty: LoyaltySettings) -> int:
+    """Points earned in the tier window ending `day`: orders' less cancelled orders', plus
+    interactions' when they count (docs/kpis.md); spending, expiry, corrections never."""
+    kinds = {"earn", "reverse"} | ({"bonus"} if loyalty.actions_count_toward_tiers else set())
+    first = day - timedelta(days=loyalty.points_expire_days)
+    return sum(e["points"] for e in entries if e["kind"] in kinds and first < e["on_date"] <= day)
 
 
 def _rfm(orders: list[dict[str, Any]]) -> dict[str, int]:
