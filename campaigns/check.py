@@ -2,14 +2,19 @@
 
 Each template file is linted (syntax, security, MJML pitfalls, external resources); each
 campaign must find the parts its channels need; every part is rendered on sample data of
-its trigger in every locale the template ships, under the same limits as at send time, so
-an unknown attribute or a template over a limit is a file:line error before anyone is
-planned; and the SMS is held to the campaign's segment budget with a long first name.
+its trigger in every locale the template ships, on every moment of templates.samples'
+MOMENT_VARIANTS (each branch a template takes on the moment: the days left, the welcome
+step, the survey's kind...) crossed with every shape of the rest (an offer of each kind or
+none, products or none), under the same limits as at send time, so an unknown attribute or
+a template over a limit in a branch only some moments take is a file:line error, naming
+the variant, before anyone is planned; and the SMS is held to the campaign's segment budget
+with a long first name, on every variant too.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from campaigns.config import Campaign
@@ -19,19 +24,33 @@ from templates.loader import TemplateNotFoundError, TemplateSet
 from templates.mjml import email_problems
 from templates.render import Renderer, RenderSkipError
 from templates.resources import external_resources
-from templates.samples import MOMENTS, sample_context
+from templates.samples import MOMENT_VARIANTS, MOMENTS, SAMPLE, OfferKind, sample_context
 
 TEMPLATE_SUFFIXES = {".txt", ".mjml", ".html", ".j2"}
 NEEDED = {"email": ("subject.txt", "text.txt", "email.mjml"), "sms": ("sms.txt",)}
 SAMPLE_NAME = "Maximiliana Josefa"  # 18 characters: long names must fit the budget too
 WARNING = "warning: "  # problems that do not break a message, only say something to fix
-# Sample data in the shapes a template must handle: an offer or none, products or none.
-SAMPLE_VARIANTS: list[dict[str, object]] = [
-    {},
-    {"offer": None, "recommendations": 0, "top_tier": True},
-    {"offer": "amount"},
-    {"offer": "shipping"},
-]
+
+
+class Shape(TypedDict, total=False):
+    """sample_context's options besides the moment."""
+
+    offer: OfferKind | None
+    recommendations: int
+    top_tier: bool
+    images: bool
+
+
+# Sample data in the shapes a template must handle besides the moment, by name: an offer
+# of each kind or none, products or none, with images or without, the top tier or not.
+SAMPLE_VARIANTS: dict[str, Shape] = {
+    "a percentage off": {},
+    "no offer, no recommendations, the top tier": {
+        "offer": None, "recommendations": 0, "top_tier": True,
+    },
+    "an amount off, products without images": {"offer": "amount", "images": False},
+    "free shipping": {"offer": "shipping"},
+}  # fmt: skip
 
 
 def check_config(config: Config) -> list[Problem]:
@@ -97,22 +116,36 @@ def _campaign_problems(
 def _render_problems(
     name: str, campaign: Campaign, templates: TemplateSet, renderer: Renderer
 ) -> list[Problem]:
-    """Every part the channels need, in every locale the template ships, on sample data;
-    the first error of each file, at its line."""
-    sample = campaign.template if campaign.template in MOMENTS else _sample_for(campaign)
+    """Every part the channels need, in every locale the template ships, on every sample
+    moment and shape; the first error of each file, at its line, naming the variant."""
+    sample = _sample_for(campaign)
     parts = [part for channel in campaign.channels for part in NEEDED[channel]]
     found: dict[Path, Problem] = {}
     for folder in sorted(p for p in (templates.root / campaign.template).iterdir() if p.is_dir()):
-        for part, variant in ((part, v) for part in parts for v in SAMPLE_VARIANTS):
-            context = sample_context(sample, folder.name, **variant)  # type: ignore[arg-type]
-            try:
-                renderer.render_part(campaign.template, part, folder.name, context)
-            except Exception as error:  # a TypeError too is the template's
-                error = _as_skip(error)
-                where = _origin(templates, campaign.template, part, folder.name, error)
-                message = f"campaigns.{name} on sample data: {error}"
-                found.setdefault(where[0], Problem(str(where[0]), where[1], message))
+        locale, failed = folder.name, set()  # a part that failed once: its first error told
+        for moment, shape, options in _variants(sample):
+            context = sample_context(sample, locale, variant=moment, **options)
+            for part in (part for part in parts if part not in failed):
+                try:
+                    renderer.render_part(campaign.template, part, locale, context)
+                except Exception as error:  # a TypeError too is the template's
+                    failed.add(part)
+                    error = _as_skip(error)
+                    where = _origin(templates, campaign.template, part, locale, error)
+                    message = f"{_on(name, locale, moment, shape)}: {error}"
+                    found.setdefault(where[0], Problem(str(where[0]), where[1], message))
     return list(found.values())
+
+
+def _variants(sample: str) -> list[tuple[str | None, str, Shape]]:
+    """Each sample moment (None: the sample's own) with each shape of the rest."""
+    moments = [None, *MOMENT_VARIANTS.get(sample, {})]
+    return [(m, name, shape) for m in moments for name, shape in SAMPLE_VARIANTS.items()]
+
+
+def _on(name: str, locale: str, moment: str | None, shape: str) -> str:
+    """What a problem was found on: `campaigns.x on sample data (es, moment 'today', …)`."""
+    return f"campaigns.{name} on sample data ({locale}, moment '{moment or SAMPLE}', {shape})"
 
 
 def _as_skip(error: Exception) -> RenderSkipError:
@@ -147,17 +180,27 @@ def _named(message: str) -> str | None:
 def _sms_budget_problems(
     name: str, campaign: Campaign, templates: TemplateSet, renderer: Renderer
 ) -> list[Problem]:
-    sample = campaign.template if campaign.template in MOMENTS else _sample_for(campaign)
+    """Each SMS within the campaign's segment budget on every variant, with a long name:
+    the first variant over it, per file."""
+    sample = _sample_for(campaign)
     problems = []
     for path in sorted((templates.root / campaign.template).glob("*/sms.txt")):
-        context = sample_context(sample, path.parent.name, first_name=SAMPLE_NAME)
-        try:
-            renderer.sms(campaign.template, context, campaign.sms_max_segments)
-        except RenderSkipError as error:
-            problems.append(Problem(str(path), None, f"campaigns.{name} on sample data: {error}"))
+        locale = path.parent.name
+        for moment, shape, options in _variants(sample):
+            context = sample_context(
+                sample, locale, variant=moment, first_name=SAMPLE_NAME, **options
+            )
+            try:
+                renderer.sms(campaign.template, context, campaign.sms_max_segments)
+            except RenderSkipError as error:
+                message = f"{_on(name, locale, moment, shape)}: {error}"
+                problems.append(Problem(str(path), None, message))
+                break
     return problems
 
 
 def _sample_for(campaign: Campaign) -> str:
-    """The sample moment of the campaign's trigger."""
+    """The sample moment of the campaign's template, else of its trigger."""
+    if campaign.template in MOMENTS:
+        return campaign.template
     return next(key for key, (trigger, _) in MOMENTS.items() if trigger == campaign.trigger)

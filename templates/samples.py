@@ -1,11 +1,13 @@
 """Sample template contexts, one per trigger, as templates.context builds them: money
 formatted in the sample's language (with the no-break space Babel puts before the euro
 sign), an offer of each kind, a realistic coupon code. `leal check` fits each SMS to its
-budget on them; the tests render every shipped part on them."""
+budget on them; the tests render every shipped part on them. MOMENT_VARIANTS: the other
+moments of each trigger a template must handle, by name (`leal check` renders them all)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -82,26 +84,80 @@ MOMENTS: dict[str, tuple[str, dict[str, Any]]] = {
         ),
     ),
 }  # fmt: skip
-# Other moments a template must handle, merged over the sample moment, for the tests (and
-# `leal check`) to render too: the days left before points expire (a warning, then the
-# last days), each step of the welcome series, an order not delivered or gone, a rhythm of
-# one day, a balance of many rewards.
-MOMENT_VARIANTS: dict[str, list[dict[str, Any]]] = {
-    "points_expiring": [
-        moments.points_expiring({"points": 1, "expires_on": day}, SAMPLE_ON, _LOYALTY)
-        for day in ("2027-01-23", "2026-12-26", "2026-12-25", "2026-12-24")
-    ],
-    "welcome": [
-        moments.welcome({"step": step, "joined_at": joined}, _TZ, [0, 2, 5])
-        for step, joined in ((2, "2026-12-21T18:42:00Z"), (5, "2026-12-18T18:42:00Z"))
-    ],
-    "post_purchase_survey": [
-        {"delivered_at": None, "delivered_on": None, "lines": [], "order_total": None}
-    ],
-    "review_request": [{"order_id": None, "lines": [], "order_total": None, "review_points": None}],
-    "at_risk": [{"usual_gap_days": 1, "days_since_last_order": 14}],
-    "reward_available": [{"points_balance": 1250, "rewards": 12}],
-}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Another shape of a sample: `moment`, fields merged over the sample moment; for the
+    survey sample, `survey`, the survey its campaign asks (None: none) and `survey_points`,
+    what answering earns (None: nothing)."""
+
+    moment: dict[str, Any] = field(default_factory=dict)
+    survey: Survey | None = SAMPLE_SURVEY
+    survey_points: int | None = _LOYALTY.actions.get("survey_answered")
+
+
+SAMPLE = "sample"  # the name `leal check` gives the sample moment itself
+# Other moments a template must handle, by name, merged over the sample moment: `leal
+# check` renders every part on each of them (and the tests do too), so that a branch only
+# some moments take is rendered before anyone gets it. Each `{% if %}` of a shipped
+# template on a moment's field (or the survey's) has a variant for each way it goes: the
+# days left before points expire (the warning, then the last days), each step of the
+# welcome series, the second milestone, one reward or many and what a reward leaves, an
+# order not delivered or gone, a rhythm of one day, every survey kind, with and without a
+# comment box, points for answering or a survey at all. What is not the moment's (an offer
+# of each kind or none, recommendations or none, images or none, the top tier) is
+# `sample_context`'s options, which `leal check` crosses with these.
+MOMENT_VARIANTS: dict[str, dict[str, Variant]] = {
+    "points_expiring": {
+        name: Variant(moments.points_expiring({"points": 1, "expires_on": day}, SAMPLE_ON,
+                                              _LOYALTY))
+        for name, day in (
+            ("warning: 30 days left, 1 point", "2027-01-23"),
+            ("last chance: 2 days left, 1 point", "2026-12-26"),
+            ("last chance: tomorrow, 1 point", "2026-12-25"),
+            ("last chance: today, 1 point", "2026-12-24"),
+        )
+    },
+    "welcome": {
+        name: Variant(moments.welcome({"step": step, "joined_at": joined}, _TZ, [0, 2, 5]))
+        for name, step, joined in (
+            ("step 2 of 3: the first order", 2, "2026-12-21T18:42:00Z"),
+            ("step 3 of 3: the tiers", 5, "2026-12-18T18:42:00Z"),
+        )
+    },
+    "milestone": {
+        "the second threshold": Variant(
+            moments.milestone({"threshold": 5000, "points_earned": 5030})
+        ),
+    },
+    "post_purchase_survey": {
+        "not delivered, order gone": Variant(
+            {"delivered_at": None, "delivered_on": None, "lines": [], "order_total": None}
+        ),
+        "csat survey without a comment box": Variant(survey=Survey(kind="csat", comment=False)),
+        "ces survey, no points for answering": Variant(
+            survey=Survey(kind="ces"), survey_points=None
+        ),
+        "cli survey": Variant(survey=Survey(kind="cli")),
+        "no survey": Variant(survey=None),
+    },
+    "review_request": {
+        "no order, no review points": Variant(
+            {"order_id": None, "lines": [], "order_total": None, "review_points": None}
+        ),
+    },
+    "at_risk": {
+        "a rhythm of 1 day": Variant({"usual_gap_days": 1, "days_since_last_order": 14}),
+    },
+    "reward_available": {
+        "12 rewards": Variant(moments.reward_available({"points_balance": 1250, "rewards": 12},
+                                                       _LOYALTY)),
+        "exactly one reward, nothing left after it": Variant(
+            moments.reward_available({"points_balance": 100, "rewards": 1}, _LOYALTY)
+        ),
+    },
+}  # fmt: skip
 _ORDER_MOMENTS = {"post_purchase_survey", "review_request"}
 
 
@@ -114,12 +170,18 @@ def sample_context(
     recommendations: int = 3,
     top_tier: bool = False,
     expires_on: date = date(2027, 1, 22),
+    variant: str | None = None,
+    images: bool = True,
 ) -> dict[str, Any]:
-    """`offer`: a kind, True for a percentage, False or None for none."""
+    """`offer`: a kind, True for a percentage, False or None for none; `variant`: the name
+    of one of the template's MOMENT_VARIANTS (None: the sample moment); `images`: whether
+    products (recommended, or the moment's lines) have an image (a catalog may have none)."""
     money = _money(locale)
+    shape = MOMENT_VARIANTS[template][variant] if variant is not None else Variant()
     products = [
         {"sku": f"p{n}", "name": f"Cafè d'Etiòpia {n}", "price": money(1290),
-         "image_url": f"https://shop.example/p{n}.jpg", "url": f"https://shop.example/p{n}"}
+         "image_url": f"https://shop.example/p{n}.jpg" if images else "",
+         "url": f"https://shop.example/p{n}"}
         for n in range(recommendations)
     ]  # fmt: skip
     kind: OfferKind | None = "percent" if offer is True else (offer or None)
@@ -136,9 +198,9 @@ def sample_context(
         "recommendations": products,
         "unsubscribe_url": SAMPLE_UNSUBSCRIBE,
         "card_url": SAMPLE_CARD,
-        "survey": _survey(template, locale),
+        "survey": _survey(template, locale, shape),
         "campaign": {"name": template},
-        "moment": _moment(template, money),
+        "moment": _moment(template, money, images) | shape.moment,
     }  # fmt: skip
 
 
@@ -153,14 +215,15 @@ def _program() -> dict[str, Any]:
     }
 
 
-def _survey(template: str, locale: str) -> dict[str, Any] | None:
-    """An NPS survey for the survey template (the example shop's); none for the others."""
-    if template != "post_purchase_survey":
+def _survey(template: str, locale: str, shape: Variant) -> dict[str, Any] | None:
+    """The survey template's (an NPS survey, the example shop's, unless the variant asks
+    another or none); none for the others."""
+    if template != "post_purchase_survey" or shape.survey is None:
         return None
     moment = SurveyMoment("C1", template, "survey:o1042")
     return survey_context(
-        SAMPLE_SURVEY, survey_token(_SIGNER, moment), SAMPLE_PUBLIC_URL, locale, "Cafè Leal",
-        _LOYALTY.actions.get("survey_answered"),
+        shape.survey, survey_token(_SIGNER, moment), SAMPLE_PUBLIC_URL, locale, "Cafè Leal",
+        shape.survey_points,
     )  # fmt: skip
 
 
@@ -184,20 +247,15 @@ def _offer(kind: OfferKind | None, money: Money, expires_on: date) -> dict[str, 
     }
 
 
-def _moment(template: str, money: Money) -> dict[str, Any]:
+def _moment(template: str, money: Money, images: bool) -> dict[str, Any]:
     moment = dict(MOMENTS[template][1])
-    if template == "abandoned_cart":
+    if template == "abandoned_cart" or template in _ORDER_MOMENTS:  # a cart, or an order as paid
         moment["lines"] = [
             {"sku": sku, "name": name, "price": money(cents), "quantity": quantity,
-             "image_url": f"https://shop.example/{sku}.jpg", "url": f"https://shop.example/{sku}"}
+             "image_url": f"https://shop.example/{sku}.jpg" if images else "",
+             "url": f"https://shop.example/{sku}"}
             for sku, name, cents, quantity in _CART
         ]  # fmt: skip
-        moment["cart_total"] = money(sum(cents * quantity for _, _, cents, quantity in _CART))
-    if template in _ORDER_MOMENTS:  # the order's lines, priced as paid
-        moment["lines"] = [
-            {"sku": sku, "name": name, "price": money(cents), "quantity": quantity,
-             "image_url": f"https://shop.example/{sku}.jpg", "url": f"https://shop.example/{sku}"}
-            for sku, name, cents, quantity in _CART
-        ]  # fmt: skip
-        moment["order_total"] = money(sum(cents * quantity for _, _, cents, quantity in _CART))
+        total = money(sum(cents * quantity for _, _, cents, quantity in _CART))
+        moment["cart_total" if template == "abandoned_cart" else "order_total"] = total
     return moment

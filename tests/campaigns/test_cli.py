@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -63,6 +64,34 @@ def test_check_accepts_the_shipped_settings() -> None:
     result = CliRunner().invoke(main, ["--settings", str(settings), "check"])
     assert result.exit_code == 0, result.output
     assert "OK (12 campaigns)" in result.output
+
+
+def test_check_renders_the_shipped_campaigns_on_every_sample_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from campaigns import check
+    from campaigns.loader import load_config
+    from templates.samples import MOMENT_VARIANTS
+    from templates.samples import sample_context as build
+
+    # given the shipped settings, and a record of the sample contexts `leal check` builds
+    seen: set[tuple[str, str, str | None]] = set()
+
+    def recorded(template: str, locale: str, **options: Any) -> dict[str, Any]:
+        seen.add((template, locale, options.get("variant")))
+        return build(template, locale, **options)
+
+    monkeypatch.setattr("campaigns.check.sample_context", recorded)
+    config = load_config(Path(__file__).parents[2] / "settings.toml")
+    # when they are checked, then there is no problem
+    assert check.check_config(config) == []
+    # and every campaign was rendered in every locale on every variant of its moment
+    assert {
+        (campaign.template, locale, variant)
+        for campaign in config.settings.campaigns.values()
+        for locale in ("ca", "en", "es", "it", "ro")
+        for variant in (None, *MOMENT_VARIANTS.get(campaign.template, {}))
+    } <= seen
 
 
 def test_run_jsonl_dry_run_then_run_then_diff(
@@ -150,10 +179,79 @@ def test_check_renders_each_sms_on_sample_data_against_its_budget(tmp_path: Path
     # then the Catalan SMS is reported over its 2 segments, naming the character to fix
     sms = tmp_path / "tpl" / "birthday" / "ca" / "sms.txt"
     assert result.exit_code == 1
-    assert f"{sms}: campaigns.birthday on sample data: sms too long: 3 segments (UCS-2" in (
-        result.output
-    )
+    on = "campaigns.birthday on sample data (ca, moment 'sample', a percentage off)"
+    assert f"{sms}: {on}: sms too long: 3 segments (UCS-2" in " ".join(result.output.split())
     assert "'’' (U+2019)" in result.output
+
+
+def _loyalty_templates(root: Path, name: str, **parts: str) -> str:
+    """A template folder `name` with these parts in en (the others plain), and settings
+    whose campaign `birthday` uses it for the trigger given as `trigger`."""
+    folder = root / "tpl" / name / "en"
+    folder.mkdir(parents=True)
+    trigger = parts.pop("trigger")
+    plain = {"subject_txt": "Hi {{ customer.first_name }}", "text_txt": "Hi",
+             "email_mjml": "<mjml><mj-body></mj-body></mjml>", "sms_txt": "Hi"}  # fmt: skip
+    for part, text in (plain | parts).items():
+        (folder / part.replace("_", ".")).write_text(text, encoding="utf-8")
+    return (
+        SETTINGS.replace('"birthday"\nchannels = ["email", "sms"]',
+                         f'"{trigger}"\nchannels = ["email", "sms"]')
+        .replace('template = "birthday"', f'template = "{name}"')
+        + '\n[templates]\ndir = "tpl"\n'
+    )  # fmt: skip
+
+
+def test_check_renders_every_sample_moment_and_names_the_one_a_branch_fails_on(
+    tmp_path: Path,
+) -> None:
+    # given templates for points expiring whose subject and email (on line 3) fail only
+    # on the last day
+    mjml = ("<mjml><mj-body><mj-section><mj-column>\n<mj-text>Hi</mj-text>\n"
+            '<mj-text>{% if moment.days_left == 0 %}{{ moment.hours_left }}{% endif %}'
+            "</mj-text>\n</mj-column></mj-section></mj-body></mjml>")  # fmt: skip
+    subject = (
+        "Hi {{ customer.first_name }}{% if moment.days_left == 0 %}{{ moment.hours }}{% endif %}"
+    )
+    settings = _loyalty_templates(
+        tmp_path, "expiring", trigger="points_expiring", subject_txt=subject, email_mjml=mjml
+    )
+    # when the settings are checked
+    result = _leal(tmp_path, "check", settings=settings)
+    # then each error is at its file and line, naming the locale and the variant it hit
+    output = " ".join(result.output.split())
+    folder = tmp_path / "tpl" / "expiring" / "en"
+    on = ("campaigns.birthday on sample data (en, moment 'last chance: today, 1 point', "
+          "a percentage off)")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert f"{folder / 'subject.txt'}:1: {on}: expiring/en/subject.txt: " in output
+    assert "'hours'" in output
+    assert f"{folder / 'email.mjml'}:3: {on}: expiring/en/email.mjml: " in output
+    assert "'hours_left'" in output
+
+
+def test_check_renders_every_survey_kind_and_shape_of_the_rest(tmp_path: Path) -> None:
+    # given a survey email that fails only for a CES survey, only without an offer
+    text = "{% if survey and survey.kind == 'ces' and not offer %}{{ survey.scale }}{% endif %}"
+    settings = _loyalty_templates(tmp_path, "ask", trigger="post_purchase_survey", text_txt=text)
+    result = _leal(tmp_path, "check", settings=settings)
+    path = tmp_path / "tpl" / "ask" / "en" / "text.txt"
+    on = ("campaigns.birthday on sample data (en, moment 'ces survey, no points for answering', "
+          "no offer, no recommendations, the top tier)")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert f"{path}:1: {on}: ask/en/text.txt: " in " ".join(result.output.split())
+
+
+def test_check_holds_every_branch_of_an_sms_to_the_budget(tmp_path: Path) -> None:
+    # given a welcome SMS whose third step alone is too long for its two segments
+    sms = ("{% if moment.position == 3 %}" + "Every point counts. " * 16 + "{% endif %}"
+           "Hi {{ customer.first_name }}")  # fmt: skip
+    settings = _loyalty_templates(tmp_path, "hello", trigger="welcome", sms_txt=sms)
+    result = _leal(tmp_path, "check", settings=settings)
+    path = tmp_path / "tpl" / "hello" / "en" / "sms.txt"
+    on = "campaigns.birthday on sample data (en, moment 'step 3 of 3: the tiers', a percentage off)"
+    assert result.exit_code == 1, result.output
+    assert f"{path}: {on}: sms too long: 3 segments" in " ".join(result.output.split())
 
 
 def test_check_reports_a_part_a_channel_needs(tmp_path: Path) -> None:

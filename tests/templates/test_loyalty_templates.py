@@ -17,7 +17,14 @@ from markupsafe import escape
 from templates.lint import lint_template
 from templates.loader import SHIPPED, TemplateSet
 from templates.render import Renderer, RenderSkipError
-from templates.samples import MOMENT_VARIANTS, SAMPLE_CARD, SAMPLE_CODE, sample_context
+from templates.samples import (
+    MOMENT_VARIANTS,
+    MOMENTS,
+    SAMPLE,
+    SAMPLE_CARD,
+    SAMPLE_CODE,
+    sample_context,
+)
 from templates.sandbox import make_environment
 from templates.sms import GSM7, sms_parts
 
@@ -34,17 +41,53 @@ ACCENTED = "Maria Núria"  # "ú" turns an SMS into UCS-2
 LEFTOVER = re.compile(r"\{\{|\{%|\}\}|%\}")
 RENDERER = Renderer(TemplateSet(SHIPPED, "es"))
 PLAIN = make_environment(html=False)
+# A condition of a shipped template: `{% if … %}`, `{% elif … %}`, or `x if … else y`.
+CONDITION = re.compile(r"\{%-?\s*(?:el)?if\s+(.+?)\s*-?%\}|\bif\s+([^%{}]+?)\s+else\b")
+ON_THE_MOMENT = re.compile(r"\b(moment|survey)\b")
 
 
-def moments(campaign: str) -> list[dict[str, Any]]:
-    """The sample moment and each variant of it."""
-    return [{}, *MOMENT_VARIANTS.get(campaign, [])]
+def variants(campaign: str) -> list[str | None]:
+    """The sample moment (None) and the name of each variant of it."""
+    return [None, *MOMENT_VARIANTS.get(campaign, {})]
 
 
-def sample(campaign: str, locale: str, moment: dict[str, Any], **options: Any) -> dict[str, Any]:
+def sample(
+    campaign: str, locale: str, moment: dict[str, Any] | None = None, **options: Any
+) -> dict[str, Any]:
+    """The sample context (of a variant: `variant=`), with `moment`'s fields over its own."""
     context = sample_context(campaign, locale, **options)
-    context["moment"] = context["moment"] | moment
+    context["moment"] = context["moment"] | (moment or {})
     return context
+
+
+def _conditions_on_the_moment(template: str) -> set[str]:
+    """Every condition of the template's files, in every locale, on the moment or survey."""
+    found = set()
+    for path in (SHIPPED / template).glob("*/*.*"):
+        for match in CONDITION.finditer(path.read_text(encoding="utf-8")):
+            condition = match.group(1) or match.group(2)
+            if ON_THE_MOMENT.search(condition):
+                found.add(condition)
+    return found
+
+
+@pytest.mark.parametrize("template", sorted(MOMENTS))
+def test_the_variants_take_every_branch_on_the_moment_both_ways(template: str) -> None:
+    # given the sample moment and each of its variants (what `leal check` renders)
+    contexts = [sample_context(template, "en", variant=name) for name in variants(template)]
+    # then each condition a shipped template puts on the moment or the survey is true on
+    # one of them and false on another: each branch is rendered by `leal check`
+    conditions = _conditions_on_the_moment(template)
+    for condition in sorted(conditions):
+        expression = PLAIN.compile_expression(condition, undefined_to_none=False)
+        outcomes = set()
+        for context in contexts:
+            try:
+                outcomes.add(bool(expression(**context)))
+            except UndefinedError:  # inside a branch this moment does not take
+                continue
+        assert outcomes == {True, False}, f"{template}: {condition} is only ever {outcomes}"
+    assert SAMPLE not in MOMENT_VARIANTS.get(template, {})
 
 
 def test_every_campaign_has_the_four_parts_in_every_locale() -> None:
@@ -65,10 +108,10 @@ def test_each_part_lints_clean(campaign: str, locale: str, part: str) -> None:
 def test_every_moment_renders_with_the_card_link_and_the_offer_it_has(
     campaign: str, locale: str
 ) -> None:
-    for moment in moments(campaign):
+    for variant in variants(campaign):
         for offer in OFFERS:
             # given each sample moment, with each kind of offer or none
-            context = sample(campaign, locale, moment, offer=offer, recommendations=2)
+            context = sample(campaign, locale, variant=variant, offer=offer, recommendations=2)
             # when the email is rendered
             email = RENDERER.email(campaign, context)
             # then it is in the locale, names the customer, and is fully rendered
@@ -87,15 +130,15 @@ def test_every_moment_renders_with_the_card_link_and_the_offer_it_has(
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("campaign", CAMPAIGNS)
 def test_the_sms_carries_the_card_link_only_when_it_fits(campaign: str, locale: str) -> None:
-    for moment in moments(campaign):
+    for variant in variants(campaign):
         for offer in OFFERS:
             # given a name in GSM-7: the card link fits the two segments
-            sms = RENDERER.sms(campaign, sample(campaign, locale, moment, offer=offer), 2)
+            sms = RENDERER.sms(campaign, sample(campaign, locale, variant=variant, offer=offer), 2)
             assert sms.parts.encoding == GSM7 and sms.parts.segments <= 2, sms.text
             assert SAMPLE_CARD in sms.text and "STOP" in sms.text and NAME in sms.text
             assert (SAMPLE_CODE in sms.text) is (offer is not None)
             # given an accented name, the SMS is UCS-2: the link is left out, the rest fits
-            context = sample(campaign, locale, moment, offer=offer, first_name=ACCENTED)
+            context = sample(campaign, locale, variant=variant, offer=offer, first_name=ACCENTED)
             sms = RENDERER.sms(campaign, context, 2)
             assert sms.parts.encoding != GSM7 and sms.parts.segments <= 2, sms.text
             assert SAMPLE_CARD not in sms.text and ACCENTED in sms.text
@@ -178,8 +221,8 @@ def test_the_points_and_their_verb_agree(locale: str, points: int, shown: str) -
 def test_each_welcome_step_has_its_own_message() -> None:
     # given the three steps of the example series (0, 2 and 5 days after joining)
     subjects, texts = [], []
-    for moment in moments("welcome"):
-        email = RENDERER.email("welcome", sample("welcome", "en", moment, offer=None))
+    for variant in variants("welcome"):
+        email = RENDERER.email("welcome", sample("welcome", "en", variant=variant, offer=None))
         subjects.append(email.subject)
         texts.append(email.text)
     # then the first explains the program, the second the first order, the third the tiers
