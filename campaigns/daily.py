@@ -91,7 +91,7 @@ def daily_run(
                 connection, run.run_date, settings.shop.tz, settings.loyalty, since=last_run_date
             )
         with maybe(timings, "summaries"):
-            moved = _ledger_moved(run, ledger_before)
+            moved = ledger_moved(run, ledger_before)
             refresh_customer_stats(connection, settings.loyalty, run.run_date, customers=moved)
         with maybe(timings, "plan"):
             plan = make_plan(connection, config, run, only)
@@ -111,7 +111,7 @@ def daily_run(
     return RunResult(plan, run_id, expired, coupons)
 
 
-def _ledger_moved(run: RunContext, ledger_before: int) -> CompoundSelect[str]:
+def ledger_moved(run: RunContext, ledger_before: int) -> CompoundSelect[str]:
     """Customers whose balance or tier window changed since the previous run: only their
     summaries need refreshing, so the run never rescans all orders. Entries this run wrote
     count whatever instant they carry: the first run after an import books lots that

@@ -197,7 +197,8 @@ class LedgerEntry(Base):
     __table_args__ = (
         # covers the tier window sums: a customer's earn entries by date, with their points
         Index("ix_loyalty_ledger_customer_on", "customer_id", "on_date", "kind", "at", "points"),
-        Index("ix_loyalty_ledger_at", "at", "customer_id", "kind"),  # covers "booked since"
+        # covers "booked since" and what those entries add (triggers.ledger_sums)
+        Index("ix_loyalty_ledger_at", "at", "customer_id", "kind", "points", "on_date", "id"),
         Index("uq_loyalty_ledger_source", "source", unique=True),  # an index: no rebuild
         # Partial: the few customers who spent points, whose lots need FIFO arithmetic to
         # expire; everyone else's lots expire whole, set-based (shop.expiry).
@@ -252,6 +253,22 @@ class CustomerStats(Base):
     points_window: Mapped[int] = mapped_column(Integer, default=0)
     tier: Mapped[str | None] = mapped_column(String(32))
     computed_on: Mapped[date | None] = mapped_column(Date)
+    # Whole-ledger sums for the loyalty triggers, whatever the program's settings (migration
+    # 0022): every entry (the balance once all are booked), the earned kinds split so that
+    # `actions_count_toward_tiers` can change, and the tier window as of `computed_on` split
+    # alike. NULL until the next refresh of the customer.
+    points_net: Mapped[int | None] = mapped_column(BigInteger)
+    earned_orders: Mapped[int | None] = mapped_column(BigInteger)  # earn + reverse
+    earned_actions: Mapped[int | None] = mapped_column(BigInteger)  # bonus
+    window_orders: Mapped[int | None] = mapped_column(BigInteger)
+    window_actions: Mapped[int | None] = mapped_column(BigInteger)
+    # Those dated on the day that left the window on `computed_on` (in the day before's).
+    left_orders: Mapped[int | None] = mapped_column(BigInteger)
+    left_actions: Mapped[int | None] = mapped_column(BigInteger)
+    # Which entries the sums hold: ids up to `ledger_through`, booked up to `ledger_last_at`.
+    # A trigger uses the sums only if the entries it reads since the previous run are held.
+    ledger_through: Mapped[int | None] = mapped_column(BigInteger)
+    ledger_last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Suppression(Base):
@@ -490,7 +507,10 @@ class SurveyClick(Base):
     click within seconds of delivery or on the invisible honeypot link is `suspect`."""
 
     __tablename__ = "survey_clicks"
-    __table_args__ = (Index("ix_survey_clicks_moment", "campaign", "customer_id", "occasion"),)
+    __table_args__ = (
+        Index("ix_survey_clicks_moment", "campaign", "customer_id", "occasion"),
+        Index("ix_survey_clicks_at", "at", "suspect"),  # the report's period counts
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     campaign: Mapped[str] = mapped_column(String(64))

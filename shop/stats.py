@@ -24,8 +24,17 @@ from sqlalchemy import (
 )
 
 from campaigns.config import LoyaltySettings
-from shop.models import CustomerStats, LedgerEntry, Order
+from shop.models import BONUS, EARN, REVERSE, CustomerStats, LedgerEntry, Order
 from shop.sql import upsert_insert
+
+# The earned kinds, split as the summaries keep them: `LoyaltySettings.tier_kinds` is the
+# first, plus the second when the program counts actions toward tiers.
+EARNED_BY_ORDERS = (EARN, REVERSE)
+EARNED_BY_ACTIONS = (BONUS,)
+LEDGER_SUMS = (
+    "points_net", "earned_orders", "earned_actions", "window_orders", "window_actions",
+    "left_orders", "left_actions", "ledger_through", "ledger_last_at",
+)  # fmt: skip
 
 
 def tier_expression(points: ColumnElement[int], loyalty: LoyaltySettings) -> ColumnElement[str]:
@@ -47,17 +56,34 @@ def refresh_customer_stats(
 
     The tier window sums the `loyalty.tier_kinds` entries dated in it: orders' points, less
     those of cancelled orders (a reversal carries its order's date), plus points for actions
-    when the program counts them toward tiers."""
+    when the program counts them toward tiers. The whole-ledger sums (`LEDGER_SUMS`) hold
+    every entry of the customer, whatever its date, with the highest id and latest instant
+    among them: the loyalty triggers trust them for a customer only if no entry they read
+    since the previous run lies beyond those (triggers.ledger_sums). Every writer of ledger
+    entries refreshes its customers, so they are current in the daily flow."""
     window_start = on - timedelta(days=loyalty.points_expire_days)  # exclusive
-    in_window = and_(
-        LedgerEntry.kind.in_(loyalty.tier_kinds),
-        LedgerEntry.on_date > window_start,
-        LedgerEntry.on_date <= on,
-    )
+    dated_in_window = and_(LedgerEntry.on_date > window_start, LedgerEntry.on_date <= on)
+    in_window = and_(LedgerEntry.kind.in_(loyalty.tier_kinds), dated_in_window)
+    dated_left = LedgerEntry.on_date == window_start  # in the window of the day before
+
+    def total(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.sum(case((and_(*conditions), LedgerEntry.points), else_=0))
+
+    by_orders = LedgerEntry.kind.in_(EARNED_BY_ORDERS)
+    by_actions = LedgerEntry.kind.in_(EARNED_BY_ACTIONS)
     points = select(
         LedgerEntry.customer_id,
-        func.sum(case((in_window, LedgerEntry.points), else_=0)).label("window"),
-        func.sum(case((LedgerEntry.on_date <= on, LedgerEntry.points), else_=0)).label("balance"),
+        total(in_window).label("window"),
+        total(LedgerEntry.on_date <= on).label("balance"),
+        func.sum(LedgerEntry.points).label("net"),
+        total(by_orders).label("earned_orders"),
+        total(by_actions).label("earned_actions"),
+        total(by_orders, dated_in_window).label("window_orders"),
+        total(by_actions, dated_in_window).label("window_actions"),
+        total(by_orders, dated_left).label("left_orders"),
+        total(by_actions, dated_left).label("left_actions"),
+        func.max(LedgerEntry.id).label("through"),
+        func.max(LedgerEntry.at).label("last_at"),
     ).group_by(LedgerEntry.customer_id)
     orders = select(
         Order.customer_id,
@@ -72,21 +98,32 @@ def refresh_customer_stats(
         orders = orders.where(Order.customer_id.in_(customers))
     o = orders.subquery()
     p = points.subquery()
-    window: ColumnElement[int] = func.coalesce(p.c.window, 0)
+    window: ColumnElement[int] = p.c.window
+    # Driven by the ledger: every order books an earn entry (shop.import_write), so its
+    # customers are every buyer, and also those with only points for actions.
     source = (
         select(
-            o.c.customer_id,
-            o.c.order_count,
-            o.c.total,
+            p.c.customer_id,
+            func.coalesce(o.c.order_count, 0),
+            func.coalesce(o.c.total, 0),
             o.c.first_on,
             o.c.last_on,
             o.c.last_at,
-            func.coalesce(p.c.balance, 0),
+            p.c.balance,
             window,
             tier_expression(window, loyalty),
             literal(on, Date()),
+            p.c.net,
+            p.c.earned_orders,
+            p.c.earned_actions,
+            p.c.window_orders,
+            p.c.window_actions,
+            p.c.left_orders,
+            p.c.left_actions,
+            p.c.through,
+            p.c.last_at,
         )
-        .outerjoin(p, p.c.customer_id == o.c.customer_id)
+        .outerjoin(o, o.c.customer_id == p.c.customer_id)
         .where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
     )
     columns = [
@@ -100,6 +137,7 @@ def refresh_customer_stats(
         "points_window",
         "tier",
         "computed_on",
+        *LEDGER_SUMS,
     ]
     insert = upsert_insert(connection, CustomerStats).from_select(columns, source)
     insert = insert.on_conflict_do_update(

@@ -12,17 +12,29 @@ occasion is `milestone:<h>`, and the outbox holds it once, so a customer whose c
 order takes them back under a threshold is not congratulated twice for it.
 
 Cost: only customers with points earned booked in (P, T] (an `earn` entry, or a `bonus` one
-when it counts) can cross: the covering `at` index finds them; their lifetime sums read only
-the covering (customer_id, on_date, kind, at, points) index.
+when it counts) can cross: the covering `at` index finds them; their lifetime sums come from
+their summaries (triggers.ledger_sums), or, for a customer whose summary does not hold those
+entries, from the covering (customer_id, on_date, kind, at, points) index.
 """
 
 from __future__ import annotations
 
 from pydantic import Field, field_validator
-from sqlalchemy import ColumnElement, Integer, String, case, cast, func, literal, null, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Subquery,
+    case,
+    cast,
+    literal,
+    null,
+    select,
+)
 
-from shop.models import LOT_KINDS, LedgerEntry
+from shop.models import LOT_KINDS
 from triggers.base import CandidateQuery, Params, RunContext, Trigger
+from triggers.ledger_sums import earned, sums_now_and_before
 
 
 class MilestoneParams(Params):
@@ -39,42 +51,15 @@ class MilestoneParams(Params):
 
 
 def candidates(params: MilestoneParams, run: RunContext) -> CandidateQuery:
-    kinds = run.loyalty.tier_kinds
-    # Points earned rise only with a lot of a tier kind (a reversal lowers them).
-    rising = [kind for kind in kinds if kind in LOT_KINDS]
-    booked = (
-        select(LedgerEntry.customer_id)
-        .where(
-            LedgerEntry.at > run.previous_run_at,
-            LedgerEntry.at <= run.at,
-            LedgerEntry.kind.in_(rising),
-        )
-        .distinct()
-    )
-    sums = (
-        select(
-            LedgerEntry.customer_id.label("customer_id"),
-            func.sum(LedgerEntry.points).label("earned_now"),
-            func.sum(
-                case((LedgerEntry.at <= run.previous_run_at, LedgerEntry.points), else_=0)
-            ).label("earned_before"),
-        )
-        .where(
-            LedgerEntry.customer_id.in_(booked),
-            LedgerEntry.kind.in_(kinds),
-            LedgerEntry.at <= run.at,
-        )
-        .group_by(LedgerEntry.customer_id)
-        .subquery("earned")
-    )
-    reached = _highest_reached(sums.c.earned_now, params.thresholds)
+    sums = _earned_now_and_before(run)
+    reached = _highest_reached(sums.c.now, params.thresholds)
     crossed = (
         select(
             sums.c.customer_id,
             reached.label("threshold"),
-            sums.c.earned_now.label("points_earned"),
+            sums.c.now.label("points_earned"),
         )
-        .where(reached.is_not(None), sums.c.earned_before < reached)
+        .where(reached.is_not(None), sums.c.before < reached)
         .subquery("crossed")
     )
     return select(
@@ -83,6 +68,15 @@ def candidates(params: MilestoneParams, run: RunContext) -> CandidateQuery:
         crossed.c.threshold,
         crossed.c.points_earned,
     )
+
+
+def _earned_now_and_before(run: RunContext) -> Subquery:
+    """Lifetime points earned at T and at P of each customer with points earned booked in
+    (P, T] (triggers.ledger_sums)."""
+    kinds = run.loyalty.tier_kinds
+    # Points earned rise only with a lot of a tier kind (a reversal lowers them).
+    rising = tuple(kind for kind in kinds if kind in LOT_KINDS)
+    return sums_now_and_before(run, "earned", rising, kinds, earned(run, "lifetime"))
 
 
 def _highest_reached(points: ColumnElement[int], thresholds: list[int]) -> ColumnElement[int]:

@@ -12,17 +12,20 @@ reward_percent_off` off, valid `valid_days`, costing `reward_points` points when
 redeems it. `rewards` says how many rewards the balance pays for.
 
 Cost: the customers with such an entry booked in (P, T] (a range of the covering `at`
-index, which carries the kind; the day's expiries and redemptions alone bring nobody in);
-their sums read only the covering (customer_id, on_date, kind, at, points) index.
+index, which carries kind, points and id; the day's expiries and redemptions alone bring
+nobody in); their balances come from their summaries (triggers.ledger_sums), or, for a
+customer whose summary does not hold those entries, from the covering
+(customer_id, on_date, kind, at, points) index.
 """
 
 from __future__ import annotations
 
 from pydantic import Field
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import Subquery, func, literal, select
 
-from shop.models import ADJUST, LOT_KINDS, LedgerEntry
+from shop.models import ADJUST, LOT_KINDS, CustomerStats
 from triggers.base import CandidateQuery, Params, RunContext, Trigger
+from triggers.ledger_sums import sums_now_and_before
 
 RISING_KINDS = (*LOT_KINDS, ADJUST)  # the kinds whose entries may be positive
 
@@ -33,35 +36,22 @@ class RewardAvailableParams(Params):
 
 def candidates(params: RewardAvailableParams, run: RunContext) -> CandidateQuery:
     reward = run.loyalty.reward_points
-    # The balance rises only with a positive entry (a lot, or an adjustment): customers
-    # whose only movements since P are spends and expiries cannot cross upward.
-    gained = (
-        select(LedgerEntry.customer_id)
-        .where(
-            LedgerEntry.at > run.previous_run_at,
-            LedgerEntry.at <= run.at,
-            LedgerEntry.kind.in_(RISING_KINDS),
-        )
-        .distinct()
-    )
-    balances = (
-        select(
-            LedgerEntry.customer_id.label("customer_id"),
-            func.sum(LedgerEntry.points).label("now"),
-            func.sum(
-                case((LedgerEntry.at <= run.previous_run_at, LedgerEntry.points), else_=0)
-            ).label("before"),
-        )
-        .where(LedgerEntry.customer_id.in_(gained), LedgerEntry.at <= run.at)
-        .group_by(LedgerEntry.customer_id)
-        .subquery("balances")
-    )
+    balances = _balance_now_and_before(run)
     return select(
         balances.c.customer_id,
         literal(f"reward:{run.run_date.isoformat()}").label("occasion"),
         balances.c.now.label("points_balance"),
         (balances.c.now // reward).label("rewards"),
     ).where(balances.c.now >= reward, balances.c.before < reward)
+
+
+def _balance_now_and_before(run: RunContext) -> Subquery:
+    """The balance at T and at P of each customer with a rising entry booked in (P, T]
+    (triggers.ledger_sums)."""
+    # The balance rises only with a positive entry (a lot, or an adjustment): customers
+    # whose only movements since P are spends and expiries cannot cross upward.
+    net = func.coalesce(CustomerStats.points_net, 0)  # not NULL where the summary holds
+    return sums_now_and_before(run, "balance", RISING_KINDS, None, net)
 
 
 TRIGGER = Trigger(

@@ -14,8 +14,11 @@ Once per (customer, new tier, run date): `tier:<new tier>:<run date>`.
 
 Cost: only customers with a tier-kind entry booked in (P, T] (points earned, or taken
 back) or with points that left the window on the run date can change; the covering `at`
-index finds them and their window sums read only the covering
-(customer_id, on_date, kind, at, points) index.
+index finds them. The window at T of one with entries booked in (P, T] is their summary's
+(triggers.ledger_sums) when it holds those entries and was computed for the run date (the
+daily run refreshes the summaries of the customers it moved before it plans), and the
+window at P follows from the entries of (P, T] and those dated on the day that left it.
+The others' window sums read the covering (customer_id, on_date, kind, at, points) index.
 """
 
 from __future__ import annotations
@@ -23,12 +26,33 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+    union_all,
+)
 
 from campaigns.config import LoyaltySettings
-from shop.models import LedgerEntry
+from shop.models import CustomerStats, LedgerEntry
 from shop.stats import tier_expression
 from triggers.base import CandidateQuery, Params, RunContext, Trigger
+from triggers.ledger_sums import (
+    any_of,
+    booked_since_previous_run,
+    earned,
+    points_of,
+    with_summaries,
+)
 
 
 class TierChangeParams(Params):
@@ -67,30 +91,8 @@ def window_changed(run: RunContext, *, gained: bool = True, lost: bool = True) -
 
 
 def candidates(params: TierChangeParams, run: RunContext) -> CandidateQuery:
-    loyalty, now, before = run.loyalty, run.at, run.previous_run_at
-    days = timedelta(days=loyalty.points_expire_days)
-    window_now = LedgerEntry.on_date > run.run_date - days
-    window_before = LedgerEntry.on_date > run.run_date - timedelta(days=1) - days
-    # Points leaving the window only lower it: an up needs an entry booked since P (a
-    # down may come from either: a reversal is booked, lots leave).
-    moved = window_changed(run, lost=params.direction != "up")
-    sums = (
-        select(
-            LedgerEntry.customer_id.label("customer_id"),
-            func.sum(case((window_now, LedgerEntry.points), else_=0)).label("points_now"),
-            func.sum(
-                case((and_(window_before, LedgerEntry.at <= before), LedgerEntry.points), else_=0)
-            ).label("points_before"),
-        )
-        .where(
-            LedgerEntry.customer_id.in_(moved),
-            LedgerEntry.kind.in_(loyalty.tier_kinds),
-            window_before,
-            LedgerEntry.at <= now,
-        )
-        .group_by(LedgerEntry.customer_id)
-        .subquery()
-    )
+    loyalty = run.loyalty
+    sums = _windows_now_and_before(run, params)
     rank_now = tier_rank(sums.c.points_now, loyalty)
     rank_before = tier_rank(sums.c.points_before, loyalty)
     changed = {"up": rank_now > rank_before, "down": rank_now < rank_before}.get(
@@ -104,6 +106,63 @@ def candidates(params: TierChangeParams, run: RunContext) -> CandidateQuery:
         new_tier.label("new_tier"),
         sums.c.points_now.label("points_window"),
     ).where(changed)
+
+
+def _windows_now_and_before(run: RunContext, params: TierChangeParams) -> Subquery:
+    """The tier window at T and at P of each customer whose window changed: from the
+    summary where it holds the entries booked in (P, T] and was computed for the run date,
+    else from the ledger.
+
+    From the summary: the window at T is its window. The window at P held the same entries
+    less those booked in (P, T], plus those dated on the day that left the window today
+    (`dropped`) and booked by P: the summary's `left` less those of them booked since P."""
+    kinds, days = run.loyalty.tier_kinds, timedelta(days=run.loyalty.points_expire_days)
+    dropped = run.run_date - days  # its entries were in P's window, not in T's
+    window_now = LedgerEntry.on_date > dropped
+    window_before = LedgerEntry.on_date > dropped - timedelta(days=1)
+    booked = booked_since_previous_run(
+        run,
+        touched=any_of(kinds),
+        gained=points_of(kinds, window_now),
+        gained_left=points_of(kinds, LedgerEntry.on_date == dropped),
+    )
+    touched = with_summaries(
+        run, "window_moved", booked, booked.c.touched == 1,
+        CustomerStats.computed_on == run.run_date,  # the summary's window is the run date's
+        window=earned(run, "window"), left=earned(run, "left"),
+    )  # fmt: skip
+    before = touched.c.window - touched.c.gained + touched.c.left - touched.c.gained_left
+    from_summary = select(
+        touched.c.customer_id,
+        touched.c.window.label("points_now"),
+        before.label("points_before"),
+    ).where(touched.c.held == 1)
+    unsummarized: CompoundSelect[tuple[str]] | Select[tuple[str]] = select(
+        touched.c.customer_id
+    ).where(touched.c.held == 0)
+    if params.direction != "up":
+        # Points leaving the window only lower it: a down may also come from lots that
+        # left today, of customers with nothing booked since P.
+        lost = window_changed(run, gained=False).subquery("lost")
+        summarized = select(touched.c.customer_id).where(touched.c.held == 1)
+        others = select(lost.c.customer_id).where(lost.c.customer_id.not_in(summarized))
+        unsummarized = union(unsummarized, others)
+    booked_by_p = LedgerEntry.at <= run.previous_run_at
+    from_ledger = (
+        select(
+            LedgerEntry.customer_id,
+            func.sum(case((window_now, LedgerEntry.points), else_=0)),
+            func.sum(case((and_(window_before, booked_by_p), LedgerEntry.points), else_=0)),
+        )
+        .where(
+            LedgerEntry.customer_id.in_(unsummarized),
+            LedgerEntry.kind.in_(kinds),
+            window_before,
+            LedgerEntry.at <= run.at,
+        )
+        .group_by(LedgerEntry.customer_id)
+    )
+    return union_all(from_summary, from_ledger).subquery("windows")
 
 
 TRIGGER = Trigger(
