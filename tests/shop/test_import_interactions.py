@@ -69,6 +69,24 @@ def test_each_interaction_is_stored_with_its_bonus_entry(
     ]  # fmt: skip
 
 
+def test_a_customer_with_only_points_for_actions_has_a_summary(
+    engine: Engine, loyal: Settings, tmp_path: Path
+) -> None:
+    # when Bo, who never ordered, writes a review and refers a friend
+    _import(
+        engine, loyal, tmp_path / "first",
+        "r1,bo,2026-05-31T23:30:00+02:00,review", "f1,bo,2026-06-02T10:00:00Z,referral",
+    )  # fmt: skip
+    # then his summary holds them: no orders, 250 points, nothing earned by orders, and the
+    # ledger it holds (what the loyalty triggers check before trusting it)
+    bo = by_key(engine, CustomerStats, "customer_id")["bo"]
+    entries = [row for row in table(engine, LedgerEntry) if row["customer_id"] == "bo"]
+    assert (bo["order_count"], bo["last_order_on"], bo["points_net"]) == (0, None, 250)
+    assert (bo["earned_orders"], bo["earned_actions"]) == (0, 250)
+    assert bo["ledger_through"] == max(row["id"] for row in entries)
+    assert bo["ledger_last_at"] == datetime(2026, 6, 2, 10, tzinfo=UTC)
+
+
 def test_importing_an_interaction_again_changes_nothing(
     engine: Engine, loyal: Settings, tmp_path: Path
 ) -> None:
