@@ -5,8 +5,10 @@ spent a point expires whole: one `INSERT … SELECT` books all of those at once,
 years of history a first run after an import finds. Only the customers who spent points
 (redeem, reward, reverse or negative adjust entries, found through a small partial index)
 need the FIFO arithmetic of `shop.loyalty.balance_on` (a `refund` lot gives back a spend,
-so its customer is always one); they are read and written a bounded batch at a time.
-Idempotent: the unique `lot_id` holds one expire entry per lot.
+so its customer is always one): in one more `INSERT … SELECT` with window functions for
+those whose lots all live `points_expire_days` (shop.expiry_fifo), and in Python, a bounded
+batch at a time, for the rare others. Idempotent: the unique `lot_id` holds one expire
+entry per lot.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import (
     Connection,
     Date,
     MetaData,
+    Select,
     Table,
     and_,
     func,
@@ -30,6 +33,7 @@ from sqlalchemy import (
 )
 
 from campaigns.config import LoyaltySettings
+from shop.expiry_fifo import SPENDERS, book_expiries, expire_regular_spenders, note_spenders
 from shop.loyalty import Entry, balance_on, entries_of
 from shop.models import LOT_KINDS, SPEND_SQL, LedgerEntry
 from shop.sql import upsert_insert
@@ -61,9 +65,16 @@ def write_expiries(
     first = connection.scalar(select(func.min(lots.c.expires_on)))
     if first is None:
         return 0
-    _fill_days(connection, first, on, tz)
+    note_spenders(connection, _spenders_due(connection, lots), loyalty.points_expire_days)
+    earliest = connection.scalar(  # the spenders' ledgers: each spend's day needs its start
+        select(func.min(LedgerEntry.on_date)).where(
+            LedgerEntry.customer_id.in_(select(SPENDERS.c.customer_id))
+        )
+    )
+    _fill_days(connection, min(first, earliest or first), on, tz)
     written = _expire_whole_lots(connection, lots) + _expire_spent_lots(connection, lots, on, tz)
-    _DAYS.drop(connection)  # on an error the rollback takes it away (DDL is transactional)
+    for table in (_DAYS, SPENDERS):  # on an error the rollback takes them away
+        table.drop(connection)
     return written
 
 
@@ -120,22 +131,27 @@ def _expire_whole_lots(connection: Connection, lots: Any) -> int:
             lots.c.id,
         )
         .join(_DAYS, _DAYS.c.day == lots.c.expires_on)
-        .where(not_(lots.c.customer_id.in_(_spenders(connection.dialect.name))))
+        .where(not_(lots.c.customer_id.in_(select(SPENDERS.c.customer_id))))
     )
-    columns = ["customer_id", "kind", "points", "on_date", "at", "lot_id"]
-    insert = upsert_insert(connection, LedgerEntry).from_select(columns, source)
-    insert = insert.on_conflict_do_nothing(index_elements=["lot_id"])
-    # Counted from what was inserted: an overlapping run may have booked some lots first.
-    result = connection.execute(insert.execution_options(preserve_rowcount=True))
-    return max(result.rowcount, 0)
+    return book_expiries(connection, source)
+
+
+def _spenders_due(connection: Connection, lots: Any) -> Select[Any]:
+    """The customers with lots due who ever spent points."""
+    spenders = _spenders(connection.dialect.name)
+    return select(lots.c.customer_id).where(lots.c.customer_id.in_(spenders)).distinct()
 
 
 def _expire_spent_lots(connection: Connection, lots: Any, on: date, tz: ZoneInfo) -> int:
-    """The FIFO arithmetic for customers who spent points, a batch of customers at a time."""
-    spenders = _spenders(connection.dialect.name)
-    query = select(lots.c.customer_id).where(lots.c.customer_id.in_(spenders))
-    customers = sorted(set(connection.scalars(query.distinct())))
-    written = 0
+    """The FIFO arithmetic for customers who spent points (SPENDERS): in SQL for those whose
+    lots expire in FIFO order (shop.expiry_fifo), in Python, a batch at a time, for the rest."""
+    written = expire_regular_spenders(connection, lots, _DAYS)
+    customers = sorted(
+        str(customer)
+        for customer in connection.scalars(
+            select(SPENDERS.c.customer_id).where(SPENDERS.c.regular.is_(False))
+        )
+    )
     for start in range(0, len(customers), SPENDERS_BATCH):
         rows = _expired_rows(connection, customers[start : start + SPENDERS_BATCH], on, tz)
         if rows:

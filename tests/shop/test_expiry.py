@@ -292,3 +292,48 @@ def _lots(engine: Engine, kind: str) -> list[dict[str, Any]]:
             select(LedgerEntry.__table__).where(LedgerEntry.kind == kind).order_by(LedgerEntry.id)
         )
         return [row._asdict() for row in rows]
+
+
+def test_a_spend_at_the_midnight_a_lot_expires_comes_after_the_expiry(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given 100 points from 2 March 2025 (expiring on 2 March 2026) and a redemption of 30
+    # booked at midnight that day, and 50 points earned later
+    ana = shop.customer("ana")
+    shop.order(ana, local("2025-03-02 12:00"), total_cents=10_000)
+    book(engine, settings, ana, "redeem", -30, local("2026-03-02 00:00"))
+    shop.order(ana, local("2026-03-10 12:00"), total_cents=5_000)
+    # when the run of 2 March books that day's expiries
+    with engine.begin() as connection:
+        write_expiries(connection, date(2026, 3, 2), MADRID, settings.loyalty)
+    # then the lot expires whole (it was no longer live when the redemption came), as the
+    # FIFO arithmetic says
+    assert {(points, lot != 0) for _, lot, points in _booked(engine)} == {(100, True)}
+    assert _booked(engine) == _expected(engine, [ana], date(2026, 3, 2))
+
+
+def test_lots_that_do_not_expire_in_fifo_order_get_the_fifo_arithmetic_too(
+    engine: Engine, settings: Settings, shop: ShopFactory
+) -> None:
+    # given a customer with a correction of +40 points that never expires, one whose points
+    # were earned under a 365-day then a 90-day lifetime, and a regular spender
+    fixed, changed, regular = shop.customer("fixed"), shop.customer("changed"), shop.customer()
+    for customer in (fixed, changed, regular):
+        shop.order(customer, local("2025-01-10 12:00"), total_cents=10_000)
+        shop.order(customer, local("2025-05-10 12:00"), total_cents=8_000)
+        book(engine, settings, customer, "redeem", -50, local("2025-06-01 12:00"))
+    book(engine, settings, fixed, "adjust", 40, local("2025-02-01 12:00"))
+    with engine.begin() as connection:  # the later lot's lifetime: 90 days
+        connection.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.customer_id == changed, LedgerEntry.on_date == date(2025, 5, 10))
+            .values(expires_on=date(2025, 8, 8))
+        )
+    # when a run books everything due by 2026
+    with engine.begin() as connection:
+        written = write_expiries(connection, date(2026, 1, 31), MADRID, settings.loyalty)
+    # then each is what the FIFO arithmetic says: the correction is spent first when it
+    # is older, the short-lived lot expires before the older one
+    expected = _expected(engine, [fixed, changed, regular], date(2026, 1, 31))
+    assert _booked(engine) == expected and written == len(expected)
+    assert sorted(points for customer, _, points in expected if customer == changed) == [50, 80]
