@@ -25,17 +25,19 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    exists,
     func,
     literal,
+    literal_column,
     not_,
     select,
-    text,
 )
+from sqlalchemy.orm import aliased
 
 from campaigns.config import LoyaltySettings
 from shop.expiry_fifo import SPENDERS, book_expiries, expire_regular_spenders, note_spenders
 from shop.loyalty import Entry, balance_on, entries_of
-from shop.models import LOT_KINDS, SPEND_SQL, LedgerEntry
+from shop.models import LOT_KINDS, LedgerEntry
 from shop.sql import upsert_insert
 from shop.types import UTCDateTime
 
@@ -65,7 +67,7 @@ def write_expiries(
     first = connection.scalar(select(func.min(lots.c.expires_on)))
     if first is None:
         return 0
-    note_spenders(connection, _spenders_due(connection, lots), loyalty.points_expire_days)
+    note_spenders(connection, _spenders_due(lots), loyalty.points_expire_days)
     earliest = connection.scalar(  # the spenders' ledgers: each spend's day needs its start
         select(func.min(LedgerEntry.on_date)).where(
             LedgerEntry.customer_id.in_(select(SPENDERS.c.customer_id))
@@ -101,16 +103,6 @@ def _due_lots(on: date, tz: ZoneInfo, loyalty: LoyaltySettings, since: date | No
     )
 
 
-def _spenders(dialect: str) -> Any:
-    """Customers who ever spent points, read from the partial index ix_loyalty_ledger_spend
-    (its predicate written as literally here). SQLite, without statistics, would rather scan
-    a covering index of the whole ledger, so it is told which index to use."""
-    if dialect == "sqlite":
-        sql = "SELECT customer_id FROM loyalty_ledger INDEXED BY ix_loyalty_ledger_spend"
-        return text(f"{sql} WHERE {SPEND_SQL}").columns(LedgerEntry.customer_id)
-    return select(LedgerEntry.customer_id).where(text(SPEND_SQL))
-
-
 def _fill_days(connection: Connection, first: date, last: date, tz: ZoneInfo) -> None:
     _DAYS.create(connection)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -136,10 +128,17 @@ def _expire_whole_lots(connection: Connection, lots: Any) -> int:
     return book_expiries(connection, source)
 
 
-def _spenders_due(connection: Connection, lots: Any) -> Select[Any]:
-    """The customers with lots due who ever spent points."""
-    spenders = _spenders(connection.dialect.name)
-    return select(lots.c.customer_id).where(lots.c.customer_id.in_(spenders)).distinct()
+def _spenders_due(lots: Any) -> Select[Any]:
+    """The customers with lots due who ever spent points: a probe per customer (of the
+    partial ix_loyalty_ledger_spend, whose predicate the literals match), not a list of
+    every spender of the shop."""
+    spend = aliased(LedgerEntry, name="spend")
+    spent = exists().where(
+        spend.customer_id == lots.c.customer_id,
+        spend.points < literal_column("0"),
+        spend.kind != literal_column("'expire'"),
+    )
+    return select(lots.c.customer_id).where(spent).distinct()
 
 
 def _expire_spent_lots(connection: Connection, lots: Any, on: date, tz: ZoneInfo) -> int:

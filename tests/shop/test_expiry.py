@@ -123,15 +123,20 @@ def test_the_first_run_after_an_import_lowers_the_balances_of_long_expired_lots(
     assert (result.expired_lots, balance) == (1, 70)
 
 
-def test_customers_who_spent_are_found_through_the_partial_index(engine: Engine) -> None:
+def test_customers_who_spent_are_found_through_the_partial_index(
+    engine: Engine, settings: Settings
+) -> None:
     if engine.dialect.name != "sqlite":
         return  # the plan's text is SQLite's; PostgreSQL chooses by statistics
-    from shop.expiry import _spenders
+    from shop.expiry import _due_lots, _spenders_due
 
-    sql = str(_spenders("sqlite").compile(engine, compile_kwargs={"literal_binds": True}))
+    lots = _due_lots(date(2026, 6, 16), MADRID, settings.loyalty, date(2026, 6, 15))
+    query = _spenders_due(lots)
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
     with engine.connect() as connection:
         plan = " ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
-    assert "ix_loyalty_ledger_spend" in plan
+    # a probe of the partial index per customer with lots due, not a scan of every spend
+    assert "SEARCH spend USING INDEX ix_loyalty_ledger_spend (customer_id=?)" in plan
 
 
 def _ledger_sum(engine: Engine, customer_id: str) -> int:
