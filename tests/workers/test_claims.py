@@ -93,7 +93,13 @@ def test_a_slow_worker_and_recovery_with_a_tiny_timeout_send_each_email_once(
     # given ten emails, and a worker whose relay takes 0.1 s a message (a second a batch)
     config = _planned(engine, settings, shop, tmp_path)
     sent: list[str] = []
-    slow = Deliverer(engine, config, Recording(sent, lambda _: time.sleep(0.1)), SIGNER)
+    sending = threading.Event()
+
+    def slow_relay(_: str) -> None:
+        sending.set()
+        time.sleep(0.1)
+
+    slow = Deliverer(engine, config, Recording(sent, slow_relay), SIGNER)
     fast = Deliverer(engine, config, Recording(sent), SIGNER)
     began = time.monotonic()
 
@@ -107,6 +113,8 @@ def test_a_slow_worker_and_recovery_with_a_tiny_timeout_send_each_email_once(
     # when recovery judges claims older than 0.5 s lost, over and over while it sends, and
     # a second worker delivers whatever recovery gives back
     worker.start()
+    # (once it holds its batch: on a busy machine the other worker could claim it first)
+    assert sending.wait(timeout=30)
     while worker.is_alive():
         _recover(engine, clock() - timedelta(seconds=0.5), clock())
         fast.deliver(_due(engine, clock()), clock())
