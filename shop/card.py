@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from campaigns.config import Settings
+from shop.interactions import SOURCE_PREFIX as _INTERACTION
 from shop.loyalty import Entry, balance_on, booked_day, earned_in_window
 from shop.models import (
     BONUS,
@@ -42,7 +43,6 @@ from shop.models import (
 RECENT_ORDERS = 10
 RECENT_BONUSES = 10
 EXPIRY_DATES = 4  # the soonest expiry dates listed: what a customer can act on
-_INTERACTION = "interaction:"  # shop.interactions.interaction_source's prefix
 
 
 @dataclass(frozen=True)

@@ -69,9 +69,7 @@ def _status(value: str) -> str:
 
 
 def _points(value: str) -> int:
-    """Points spent on the order: a whole number, 0 when empty."""
-    if not value:
-        return 0
+    """Points spent on the order (not empty): a whole number."""
     if _POINTS.fullmatch(value.removeprefix("-")) is None:
         raise RowError(f"points_redeemed {show(value)} is not a whole number")
     points = int(value)
@@ -82,11 +80,9 @@ def _points(value: str) -> int:
     return points
 
 
-def _delivered(value: str, ordered_at: str) -> str | None:
-    """An instant like ordered_at (with an offset), not before it: stored text compares as
-    the instants do."""
-    if not value:
-        return None
+def _delivered(value: str, ordered_at: str) -> str:
+    """An instant like ordered_at (with an offset, not empty), not before it: stored text
+    compares as the instants do."""
     delivered = utc_text(instant("delivered_at", value), value)
     if delivered < ordered_at:
         raise RowError(f"delivered_at {show(value)} is before ordered_at")

@@ -38,6 +38,7 @@ from campaigns.config import LoyaltySettings
 from shop.expiry_fifo import SPENDERS, book_expiries, expire_regular_spenders, note_spenders
 from shop.loyalty import Entry, balance_on, entries_of
 from shop.models import LOT_KINDS, LedgerEntry
+from shop.points_at import batches
 from shop.sql import upsert_insert
 from shop.types import UTCDateTime
 
@@ -145,14 +146,10 @@ def _expire_spent_lots(connection: Connection, lots: Any, on: date, tz: ZoneInfo
     """The FIFO arithmetic for customers who spent points (SPENDERS): in SQL for those whose
     lots expire in FIFO order (shop.expiry_fifo), in Python, a batch at a time, for the rest."""
     written = expire_regular_spenders(connection, lots, _DAYS)
-    customers = sorted(
-        str(customer)
-        for customer in connection.scalars(
-            select(SPENDERS.c.customer_id).where(SPENDERS.c.regular.is_(False))
-        )
-    )
-    for start in range(0, len(customers), SPENDERS_BATCH):
-        rows = _expired_rows(connection, customers[start : start + SPENDERS_BATCH], on, tz)
+    irregular = select(SPENDERS.c.customer_id).where(SPENDERS.c.regular.is_(False))
+    customers = [str(customer) for customer in connection.scalars(irregular)]
+    for batch in batches(customers, SPENDERS_BATCH):
+        rows = _expired_rows(connection, batch, on, tz)
         if rows:
             insert = (
                 upsert_insert(connection, LedgerEntry)

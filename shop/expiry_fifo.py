@@ -34,7 +34,6 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Select,
-    String,
     Table,
     case,
     func,
@@ -46,7 +45,7 @@ from sqlalchemy import (
     update,
 )
 
-from shop.models import EXPIRE, LedgerEntry
+from shop.models import EXPIRE, ID, LedgerEntry
 from shop.sql import upsert_insert
 
 LOT, SPEND = 0, 1  # event types, in the order events of one instant apply
@@ -57,7 +56,7 @@ LOT, SPEND = 0, 1  # event types, in the order events of one instant apply
 SPENDERS = Table(
     "leal_expiry_spenders",
     MetaData(),
-    Column("customer_id", String(64), primary_key=True),
+    Column("customer_id", ID, primary_key=True),
     Column("regular", Boolean, nullable=False),
     prefixes=["TEMPORARY"],
 )

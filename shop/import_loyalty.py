@@ -147,13 +147,11 @@ def book_refunds(
             LedgerEntry.points < 0,
         )
     )
-    columns = ["customer_id", "kind", "points", "on_date", "at", "expires_on", "source"]
-    insert = upsert_insert(connection, LedgerEntry).from_select(columns, spent)
     parameters = {
         "ids": ids_param(connection, order_ids), "on": learned, "at": at,
         "expires": learned + lifetime, "alive_after": learned - lifetime,
     }  # fmt: skip
-    connection.execute(insert.on_conflict_do_nothing(index_elements=["source"]), parameters)
+    _book(connection, spent, parameters, LOT_COLUMNS)
 
 
 def refundable(ordered_on: date, learned_on: date, loyalty: LoyaltySettings) -> bool:
@@ -189,17 +187,21 @@ def book_bonuses(
         Interaction.customer_id, literal(BONUS), Interaction.points, Interaction.local_date,
         Interaction.at, expires, literal(INTERACTION) + Interaction.id,
     ).where(ids_in(connection, Interaction.id))  # fmt: skip
-    columns = ["customer_id", "kind", "points", "on_date", "at", "expires_on", "source"]
-    insert = upsert_insert(connection, LedgerEntry).from_select(columns, earned)
-    connection.execute(
-        insert.on_conflict_do_nothing(index_elements=["source"]),
-        {"ids": ids_param(connection, interaction_ids)},
-    )
+    _book(connection, earned, {"ids": ids_param(connection, interaction_ids)}, LOT_COLUMNS)
 
 
-def _book(connection: Connection, entries: Any, parameters: dict[str, object]) -> None:
-    columns = ["customer_id", "kind", "points", "on_date", "at", "source"]
-    insert = upsert_insert(connection, LedgerEntry).from_select(columns, entries)
+SPEND_COLUMNS = ("customer_id", "kind", "points", "on_date", "at", "source")
+LOT_COLUMNS = ("customer_id", "kind", "points", "on_date", "at", "expires_on", "source")
+
+
+def _book(
+    connection: Connection,
+    entries: Any,
+    parameters: dict[str, object],
+    columns: tuple[str, ...] = SPEND_COLUMNS,
+) -> None:
+    """INSERT the `entries` selected in `columns`' order, each once by its `source`."""
+    insert = upsert_insert(connection, LedgerEntry).from_select(list(columns), entries)
     connection.execute(insert.on_conflict_do_nothing(index_elements=["source"]), parameters)
 
 
@@ -216,6 +218,8 @@ class OrderLoyalty:
         at: datetime,
     ) -> None:
         self.connection, self.loyalty, self.tz, self.at = connection, loyalty, tz, at
+        self.lifetime = timedelta(days=loyalty.points_expire_days)
+        self.learned = at.astimezone(tz).date()  # the day Leal learns of cancellations
         (self.id, self.customer, self.ordered_at, self.local_date, self.total, self.status,
          self.redeemed) = (columns.index(name) for name in _NEEDED)  # fmt: skip
         self.staged = False
@@ -329,15 +333,15 @@ class OrderLoyalty:
                 f"customer {show(customer)} had then: not written"
             )
         ledgers.add(customer, REDEEM, -asked, on, at)
-        lifetime = timedelta(days=self.loyalty.points_expire_days)
         earned = points_for(row[self.total], self.loyalty)
         if earned:
-            ledgers.add(customer, EARN, earned, on, at, on + lifetime)
+            ledgers.add(customer, EARN, earned, on, at, on + self.lifetime)
             if row[self.status] != PLACED:
                 ledgers.add(customer, REVERSE, -earned, on, self.at)
-        learned = self.at.astimezone(self.tz).date()
-        if row[self.status] != PLACED and refundable(on, learned, self.loyalty):
-            ledgers.add(customer, REFUND, asked, learned, self.at, learned + lifetime)
+        if row[self.status] != PLACED and refundable(on, self.learned, self.loyalty):
+            ledgers.add(
+                customer, REFUND, asked, self.learned, self.at, self.learned + self.lifetime
+            )
         return None
 
 

@@ -37,6 +37,11 @@ LEDGER_SUMS = (
 )  # fmt: skip
 
 
+def counts_actions(loyalty: LoyaltySettings) -> bool:
+    """Whether the program's tier kinds are the orders' earned kinds plus the actions'."""
+    return set(EARNED_BY_ACTIONS) <= set(loyalty.tier_kinds)
+
+
 def tier_expression(points: ColumnElement[int], loyalty: LoyaltySettings) -> ColumnElement[str]:
     """SQL CASE mapping earned points to the highest tier whose threshold they reach."""
     tiers = list(loyalty.tiers.items())  # sorted by threshold, lowest first
@@ -63,7 +68,6 @@ def refresh_customer_stats(
     entries refreshes its customers, so they are current in the daily flow."""
     window_start = on - timedelta(days=loyalty.points_expire_days)  # exclusive
     dated_in_window = and_(LedgerEntry.on_date > window_start, LedgerEntry.on_date <= on)
-    in_window = and_(LedgerEntry.kind.in_(loyalty.tier_kinds), dated_in_window)
     dated_left = LedgerEntry.on_date == window_start  # in the window of the day before
 
     def total(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
@@ -73,7 +77,6 @@ def refresh_customer_stats(
     by_actions = LedgerEntry.kind.in_(EARNED_BY_ACTIONS)
     points = select(
         LedgerEntry.customer_id,
-        total(in_window).label("window"),
         total(LedgerEntry.on_date <= on).label("balance"),
         func.sum(LedgerEntry.points).label("net"),
         total(by_orders).label("earned_orders"),
@@ -98,7 +101,9 @@ def refresh_customer_stats(
         orders = orders.where(Order.customer_id.in_(customers))
     o = orders.subquery()
     p = points.subquery()
-    window: ColumnElement[int] = p.c.window
+    window: ColumnElement[int] = (
+        p.c.window_orders + p.c.window_actions if counts_actions(loyalty) else p.c.window_orders
+    )
     # Driven by the ledger: every order books an earn entry (shop.import_write), so its
     # customers are every buyer, and also those with only points for actions.
     source = (

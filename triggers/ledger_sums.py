@@ -19,7 +19,7 @@ from typing import Literal
 from sqlalchemy import CTE, ColumnElement, Subquery, and_, case, func, select, true, union_all
 
 from shop.models import CustomerStats, LedgerEntry
-from shop.stats import EARNED_BY_ACTIONS
+from shop.stats import counts_actions
 from triggers.base import RunContext
 
 
@@ -92,8 +92,7 @@ def earned(run: RunContext, part: Literal["lifetime", "window", "left"]) -> Colu
         "window": (stats.window_orders, stats.window_actions),
         "left": (stats.left_orders, stats.left_actions),
     }[part]
-    counts_actions = set(EARNED_BY_ACTIONS) <= set(run.loyalty.tier_kinds)
-    both = orders + actions if counts_actions else orders
+    both = orders + actions if counts_actions(run.loyalty) else orders
     return func.coalesce(both, 0)  # not NULL where summary_holds
 
 
@@ -108,7 +107,7 @@ def sums_now_and_before(
     by T and by P, for each customer with an entry of `rising` booked in (P, T]; `summary`
     is that sum as the summary holds it (all of the customer's entries)."""
     of_kinds = (LedgerEntry.kind.in_(kinds),) if kinds is not None else ()
-    gained = func.sum(case((and_(true(), *of_kinds), LedgerEntry.points), else_=0))
+    gained = points_of(kinds) if kinds is not None else func.sum(LedgerEntry.points)
     booked = booked_since_previous_run(run, rose=any_of(rising), gained=gained)
     moved = with_summaries(run, name, booked, booked.c.rose == 1, true(), summed=summary)
     from_summary = select(
