@@ -19,7 +19,7 @@ from shop.expiry import write_expiries
 from shop.models import LedgerEntry, Run
 from shop.stats import refresh_customer_stats
 from triggers.base import RunContext
-from triggers.tier_change import window_changed
+from triggers.tier_change import left_window_today
 
 # A run that overlaps another waits for it (on SQLite for its write lock, on PostgreSQL for
 # the outbox keys it wrote), then finds what it wrote `already_in_outbox`.
@@ -120,7 +120,7 @@ def ledger_moved(run: RunContext, ledger_before: int) -> CompoundSelect[str]:
         LedgerEntry.at > run.previous_run_at, LedgerEntry.at <= run.at
     )
     written = select(LedgerEntry.customer_id).where(LedgerEntry.id > ledger_before)
-    return union(booked, written, window_changed(run))
+    return union(booked, written, left_window_today(run))
 
 
 def _summary(plan: Plan) -> dict[str, Any]:

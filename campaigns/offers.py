@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, select, tuple_
 
-from campaigns.config import Campaign, LoyaltySettings, Offer
+from campaigns.config import Campaign, Offer
 from campaigns.loader import Config
 from campaigns.plan import Plan
 from shop.models import Coupon
@@ -73,9 +73,8 @@ def issue_for_plan(connection: Connection, config: Config, plan: Plan) -> int:
     of reward_available campaigns; returns how many moments hold one now (both channels
     of a moment share it)."""
     issued = 0
-    loyalty = config.settings.loyalty
     for name, campaign in config.settings.campaigns.items():
-        offer, points_cost = _offer(config, name, campaign, loyalty)
+        offer, points_cost = _offer(config, name, campaign)
         if offer is None:
             continue
         moments = {
@@ -85,15 +84,14 @@ def issue_for_plan(connection: Connection, config: Config, plan: Plan) -> int:
     return issued
 
 
-def _offer(
-    config: Config, name: str, campaign: Campaign, loyalty: LoyaltySettings
-) -> tuple[Offer | None, int | None]:
+def _offer(config: Config, name: str, campaign: Campaign) -> tuple[Offer | None, int | None]:
     """The campaign's offer and the points its coupon costs: the loyalty reward for
     reward_available (the loader refuses an `offer` of its own there)."""
     if campaign.trigger != "reward_available":
         return campaign.offer, None
     params = config.trigger_params(name)
     assert isinstance(params, RewardAvailableParams)
+    loyalty = config.settings.loyalty
     reward = Offer(percent_off=loyalty.reward_percent_off, valid_days=params.valid_days)
     return reward, loyalty.reward_points
 

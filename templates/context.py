@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from campaigns.config import Campaign, Settings, Survey
+from campaigns.config import Campaign, LoyaltySettings, Settings, Survey
 from campaigns.offers import IssuedCoupon, Moment
 from shop.csv_rows import is_locale, is_web_url
 from shop.redact import redact
@@ -21,12 +21,10 @@ from templates import context_data as data
 from templates import moments
 from templates.links import HONEYPOT, SurveyMoment, card_url, survey_token, survey_url
 from templates.sandbox import format_money
+from templates.surveys import LANGUAGES as SURVEY_LANGUAGES
 from templates.surveys import SCALES, question, scale_labels
 from templates.unsubscribe import Signer
 
-# The languages templates.surveys words its questions and labels in; a customer in another
-# gets the shop's default language, the one the templates fall back to.
-_SURVEY_LANGUAGES = frozenset({"ca", "en", "es", "it", "ro"})
 # Triggers whose moment is about an order, and the moment column that names it.
 _ORDER_OF = {"post_purchase_survey": "order_id", "review_request": "survey_occasion"}
 
@@ -158,6 +156,18 @@ def _failure(error: Exception, person: dict[str, Any]) -> ContextFailure:
     return ContextFailure(redact(detail, names, (person["email"], person["phone"]))[:500])
 
 
+def program_context(loyalty: LoyaltySettings) -> dict[str, Any]:
+    """The loyalty program's rules as templates see them, added to each `loyalty`."""
+    rate = loyalty.points_per_currency_unit
+    return {
+        "reward_points": loyalty.reward_points,
+        "reward_percent_off": loyalty.reward_percent_off,
+        "points_per_currency_unit": int(rate) if rate == rate.to_integral_value() else rate,
+        "points_expire_days": loyalty.points_expire_days,
+        "tiers": [{"name": name, "points": points} for name, points in loyalty.tiers.items()],
+    }
+
+
 class _Builder:
     def __init__(
         self,
@@ -178,15 +188,8 @@ class _Builder:
             "postal_address": shop.postal_address,
             "currency": shop.currency,
         }
-        rate = loyalty.points_per_currency_unit
         # The program's rules, the same for everyone: shown beside each customer's points.
-        self.program = {
-            "reward_points": loyalty.reward_points,
-            "reward_percent_off": loyalty.reward_percent_off,
-            "points_per_currency_unit": int(rate) if rate == rate.to_integral_value() else rate,
-            "points_expire_days": loyalty.points_expire_days,
-            "tiers": [{"name": name, "points": points} for name, points in loyalty.tiers.items()],
-        }
+        self.program = program_context(loyalty)
         self.public_url = settings.web.public_url
 
     def built(self, ref: MessageRef, person: dict[str, Any], loyalty: data.Loyalty) -> Built:
@@ -350,11 +353,7 @@ class _Builder:
         the shop's default: a Portuguese customer reading the Spanish fallback template
         gets the question in Spanish, not in Leal's last resort, English."""
         language = locale.replace("-", "_").split("_")[0]
-        if (
-            language in _SURVEY_LANGUAGES
-            or locale in survey.question
-            or language in survey.question
-        ):
+        if language in SURVEY_LANGUAGES or locale in survey.question or language in survey.question:
             return locale
         return self.settings.shop.default_locale
 

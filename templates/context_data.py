@@ -69,7 +69,7 @@ def loyalty(
     ids: Iterable[str],
     on: date,
     settings: LoyaltySettings,
-    tz: ZoneInfo | None = None,
+    tz: ZoneInfo,
 ) -> dict[str, Loyalty]:
     """Balance, tier and points expiring within 30 days, as of the end of `on`. With the
     shop's zone `tz`, a reversal learned after its order's day is spent the day it was

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from campaigns.config import LoyaltySettings, Survey
 from templates import moments
-from templates.context import survey_context
+from templates.context import program_context, survey_context
 from templates.links import SurveyMoment, card_url, survey_token
 from templates.sandbox import format_money
 from templates.unsubscribe import Signer
@@ -193,7 +193,7 @@ def sample_context(
         "loyalty": {"balance": 640, "tier": "gold" if top_tier else "silver",
                     "next_tier": None if top_tier else "gold",
                     "points_to_next_tier": 0 if top_tier else 860, "expiring_points": 120,
-                    **_program()},
+                    **program_context(_LOYALTY)},
         "offer": _offer(kind, money, expires_on),
         "recommendations": products,
         "unsubscribe_url": SAMPLE_UNSUBSCRIBE,
@@ -202,17 +202,6 @@ def sample_context(
         "campaign": {"name": template},
         "moment": _moment(template, money, images) | shape.moment,
     }  # fmt: skip
-
-
-def _program() -> dict[str, Any]:
-    """The loyalty program's rules as templates.context adds them to `loyalty`."""
-    return {
-        "reward_points": _LOYALTY.reward_points,
-        "reward_percent_off": _LOYALTY.reward_percent_off,
-        "points_per_currency_unit": int(_LOYALTY.points_per_currency_unit),
-        "points_expire_days": _LOYALTY.points_expire_days,
-        "tiers": [{"name": name, "points": points} for name, points in _LOYALTY.tiers.items()],
-    }
 
 
 def _survey(template: str, locale: str, shape: Variant) -> dict[str, Any] | None:

@@ -104,6 +104,10 @@ _WORDING: dict[str, dict[str, str]] = {
     },
 }
 
+# The languages the questions and labels are worded in; a customer in another gets the
+# shop's default language, the one the templates fall back to.
+LANGUAGES = frozenset(_WORDING)
+
 
 def _words(locale: str) -> dict[str, str]:
     language = locale.replace("-", "_").split("_")[0]

@@ -46,7 +46,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from shop.models import CustomerStats, Order
-from triggers.base import CandidateQuery, Params, RunContext, Trigger, iso_text
+from triggers.base import CandidateQuery, Params, RunContext, Trigger, clamp, iso_text
 
 EPOCH = date(1970, 1, 1)
 HUNDREDTHS = 100  # factor = factor_hundredths / HUNDREDTHS, exactly
@@ -167,26 +167,6 @@ def _threshold(
     denominator = HUNDREDTHS * gaps
     rhythm = (numerator + denominator - 1) // denominator
     return clamp(rhythm, params.min_days, params.max_days)
-
-
-class clamp(FunctionElement[int]):  # noqa: N801 - reads like the SQL function it is
-    """clamp(x, low, high): x, or the nearer bound; x is written once (SQLite computes
-    every occurrence of an expression again)."""
-
-    type = Integer()
-    inherit_cache = True
-
-
-@compiles(clamp, "sqlite")
-def _clamp_sqlite(element: clamp, compiler: SQLCompiler, **kw: Any) -> str:
-    value, low, high = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"max({low}, min({high}, {value}))"
-
-
-@compiles(clamp, "postgresql")
-def _clamp_postgresql(element: clamp, compiler: SQLCompiler, **kw: Any) -> str:
-    value, low, high = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"greatest({low}, least({high}, {value}))"
 
 
 def _mean_gap(span: ColumnElement[int], gaps: ColumnElement[int]) -> ColumnElement[float]:

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Date, Select, String
+from sqlalchemy import Date, Integer, Select, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -59,9 +59,13 @@ class RunContext:
     @property
     def previous_run_at(self) -> datetime:
         """The same local wall-clock time one calendar day earlier (23 or 25 h across DST)."""
+        return self.wall_clock_days_ago(1)
+
+    def wall_clock_days_ago(self, days: int) -> datetime:
+        """The same local wall-clock time `days` calendar days earlier, as a UTC instant."""
         local = self.at.astimezone(self.tz)
-        day_before = datetime.combine(local.date() - timedelta(days=1), local.time(), self.tz)
-        return day_before.astimezone(UTC)
+        earlier = datetime.combine(local.date() - timedelta(days=days), local.time(), self.tz)
+        return earlier.astimezone(UTC)
 
     def days_ago(self, days: int) -> date:
         return self.run_date - timedelta(days=days)
@@ -98,3 +102,23 @@ def _iso_text_postgresql(element: iso_text, compiler: SQLCompiler, **kw: Any) ->
     (column,) = element.clauses
     pattern = "YYYY-MM-DD" if isinstance(column.type, Date) else 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
     return f"to_char({compiler.process(column, **kw)}, '{pattern}')"
+
+
+class clamp(FunctionElement[int]):  # noqa: N801 - reads like the SQL function it is
+    """clamp(x, low, high): x, or the nearer bound; x is written once (SQLite computes
+    every occurrence of an expression again)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(clamp, "sqlite")
+def _clamp_sqlite(element: clamp, compiler: SQLCompiler, **kw: Any) -> str:
+    value, low, high = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"max({low}, min({high}, {value}))"
+
+
+@compiles(clamp, "postgresql")
+def _clamp_postgresql(element: clamp, compiler: SQLCompiler, **kw: Any) -> str:
+    value, low, high = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"greatest({low}, least({high}, {value}))"

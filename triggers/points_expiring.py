@@ -34,10 +34,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, literal, select
+from sqlalchemy import Select, and_, case, func, literal, select
 
 from shop.models import LOT_KINDS, LedgerEntry
-from triggers.base import CandidateQuery, Params, RunContext, Trigger
+from triggers.base import CandidateQuery, Params, RunContext, Trigger, clamp
 
 
 class PointsExpiringParams(Params):
@@ -55,7 +55,7 @@ def candidates(params: PointsExpiringParams, run: RunContext) -> CandidateQuery:
         LedgerEntry.kind.in_(LOT_KINDS),
     )
     sums = _sums(run, customers, earned_on).subquery("sums")
-    points = _clamp(sums.c.balance - sums.c.later, sums.c.due)
+    points = clamp(sums.c.balance - sums.c.later, 0, sums.c.due)
     expiring = (
         select(sums.c.customer_id, points.label("points"))
         .where(sums.c.due > 0)
@@ -86,11 +86,6 @@ def _sums(run: RunContext, customers: Select[Any], earned_on: date) -> Candidate
         .where(LedgerEntry.customer_id.in_(customers), LedgerEntry.at <= run.at)
         .group_by(LedgerEntry.customer_id)
     )
-
-
-def _clamp(value: ColumnElement[int], high: ColumnElement[int]) -> ColumnElement[int]:
-    """value limited to [0, high], in SQL both databases speak."""
-    return case((value <= 0, literal(0, Integer())), (value >= high, high), else_=value)
 
 
 TRIGGER = Trigger(

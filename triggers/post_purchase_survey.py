@@ -27,7 +27,7 @@ scanned every message of the cooldown's days).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
 from pydantic import Field
 from sqlalchemy import ColumnElement, exists, func, or_, select, union_all
@@ -45,8 +45,8 @@ class PostPurchaseSurveyParams(Params):
 
 
 def candidates(params: PostPurchaseSurveyParams, run: RunContext) -> CandidateQuery:
-    since = _days_before(run, params.days_after + 1)  # P - d days
-    until = _days_before(run, params.days_after)  # T - d days
+    since = run.wall_clock_days_ago(params.days_after + 1)  # P - d days
+    until = run.wall_clock_days_ago(params.days_after)  # T - d days
     branches = _reference_branches(params, run, since, until)
     orders = union_all(*branches) if len(branches) > 1 else branches[0]
     reference = orders.subquery()
@@ -69,13 +69,6 @@ def candidates(params: PostPurchaseSurveyParams, run: RunContext) -> CandidateQu
         iso_text(ranked.c.ordered_at).label("ordered_at"),
         iso_text(ranked.c.delivered_at).label("delivered_at"),
     ).where(*conditions)
-
-
-def _days_before(run: RunContext, days: int) -> datetime:
-    """The run's local wall-clock time `days` calendar days earlier, as a UTC instant."""
-    local = run.at.astimezone(run.tz)
-    earlier = datetime.combine(local.date() - timedelta(days=days), local.time(), run.tz)
-    return earlier.astimezone(UTC)
 
 
 def _reference_branches(

@@ -13,15 +13,13 @@ Cost: a range on `ix_survey_responses_answered (answered_at, kind, score)`, whic
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, field_validator
 from sqlalchemy import String, cast, select
 
+from campaigns.config import SurveyKind
 from shop.models import SurveyResponse
 from triggers.base import CandidateQuery, Params, RunContext, Trigger
 
-SurveyKind = Literal["nps", "csat", "ces", "cli"]
 PROMOTER_KINDS: tuple[SurveyKind, ...] = ("nps", "cli")
 
 

@@ -36,7 +36,6 @@ from sqlalchemy import (
     case,
     func,
     literal,
-    or_,
     select,
     union,
     union_all,
@@ -68,25 +67,19 @@ def tier_rank(points: ColumnElement[int], loyalty: LoyaltySettings) -> ColumnEle
     return case(*whens[:-1], else_=0) if len(whens) > 1 else literal(0, Integer())
 
 
-def window_changed(run: RunContext, *, gained: bool = True, lost: bool = True) -> Select[str]:
-    """Customers whose tier window changed since the previous run: tier-kind entries
-    booked in (P, T] (`gained`: points earned, or a cancelled order's taken back), or
-    points earned on the day that left the window today (`lost`). A reversal leaves the
-    window with its order's points, so only lots need finding by the day they left."""
+def left_window_today(run: RunContext) -> Select[str]:
+    """Customers with points earned on the day that left the tier window today (those
+    with entries booked since the previous run are found by that range). A reversal leaves
+    the window with its order's points, so only lots need finding by the day they left."""
     dropped_today = run.run_date - timedelta(days=run.loyalty.points_expire_days)
-    ranges = []
-    if gained:
-        ranges.append(and_(LedgerEntry.at > run.previous_run_at, LedgerEntry.at <= run.at))
-    if lost:
-        ranges.append(
-            and_(
-                LedgerEntry.at >= run.start_of(dropped_today),
-                LedgerEntry.at < run.start_of(dropped_today + timedelta(days=1)),
-            )
-        )
-    kinds = run.loyalty.tier_kinds
     return (
-        select(LedgerEntry.customer_id).where(LedgerEntry.kind.in_(kinds), or_(*ranges)).distinct()
+        select(LedgerEntry.customer_id)
+        .where(
+            LedgerEntry.kind.in_(run.loyalty.tier_kinds),
+            LedgerEntry.at >= run.start_of(dropped_today),
+            LedgerEntry.at < run.start_of(dropped_today + timedelta(days=1)),
+        )
+        .distinct()
     )
 
 
@@ -143,7 +136,7 @@ def _windows_now_and_before(run: RunContext, params: TierChangeParams) -> Subque
     if params.direction != "up":
         # Points leaving the window only lower it: a down may also come from lots that
         # left today, of customers with nothing booked since P.
-        lost = window_changed(run, gained=False).subquery("lost")
+        lost = left_window_today(run).subquery("lost")
         summarized = select(touched.c.customer_id).where(touched.c.held == 1)
         others = select(lost.c.customer_id).where(lost.c.customer_id.not_in(summarized))
         unsummarized = union(unsummarized, others)

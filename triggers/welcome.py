@@ -14,8 +14,6 @@ day); the order check probes the (customer_id, ordered_at) index for those only.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from pydantic import Field, field_validator
 from sqlalchemy import Integer, exists, literal, select, union_all
 
@@ -46,8 +44,8 @@ def candidates(params: WelcomeParams, run: RunContext) -> CandidateQuery:
 
 def _step(params: WelcomeParams, run: RunContext, days: int) -> CandidateQuery:
     conditions = [
-        Customer.created_at > _days_earlier(run, days + 1),
-        Customer.created_at <= _days_earlier(run, days),
+        Customer.created_at > run.wall_clock_days_ago(days + 1),
+        Customer.created_at <= run.wall_clock_days_ago(days),
     ]
     if params.stop_on_order and days > 0:
         ordered = exists().where(
@@ -63,13 +61,6 @@ def _step(params: WelcomeParams, run: RunContext, days: int) -> CandidateQuery:
         literal(days, Integer()).label("step"),
         iso_text(Customer.created_at).label("joined_at"),
     ).where(*conditions)
-
-
-def _days_earlier(run: RunContext, days: int) -> datetime:
-    """The run's local wall-clock time `days` calendar days earlier, in UTC."""
-    local = run.at.astimezone(run.tz)
-    moved = datetime.combine(local.date() - timedelta(days=days), local.time(), run.tz)
-    return moved.astimezone(UTC)
 
 
 TRIGGER = Trigger(
