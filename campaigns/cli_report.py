@@ -13,7 +13,7 @@ from rich.console import Console
 DEFAULT_DAYS = 30
 
 
-def _day(value: str | None, option: str) -> date | None:
+def parse_day(value: str | None, option: str) -> date | None:
     if value is None:
         return None
     try:
@@ -48,8 +48,8 @@ def report(
 
     config = _config(ctx)
     engine = _engine(config, migrate_schema=False)
-    last = _day(end, "--to") or datetime.now(config.settings.shop.tz).date()
-    first = _day(start, "--from") or last - timedelta(days=DEFAULT_DAYS - 1)
+    last = parse_day(end, "--to") or datetime.now(config.settings.shop.tz).date()
+    first = parse_day(start, "--from") or last - timedelta(days=DEFAULT_DAYS - 1)
     try:
         with engine.connect() as connection:
             data = build_report(connection, config, first, last, campaign=campaign, seed=seed)

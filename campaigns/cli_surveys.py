@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from campaigns.cli_report import parse_day
 from shop.surveys import EXPORT_COLUMNS, export_rows
 
 # What makes a spreadsheet read a cell as a formula (OWASP "CSV injection"), with the
@@ -26,17 +27,6 @@ from shop.surveys import EXPORT_COLUMNS, export_rows
 FORMULA_STARTS = frozenset("=+-@\t\r\n＝＋－＠")
 # Line breaks JSON leaves raw but line readers split on (Python's splitlines does).
 _RAW_BREAKS = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option
-        ) from None
 
 
 def _instant(day: date | None, tz: ZoneInfo) -> datetime | None:
@@ -75,7 +65,7 @@ def export(
 
     config = _config(ctx)
     tz = config.settings.shop.tz
-    first, last = _day(start, "--from"), _day(end, "--to")
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
     if first and last and first > last:
         raise click.UsageError("--from is after --to")
     since = _instant(first, tz)
@@ -143,6 +133,6 @@ def csv_cell(value: Any) -> str:
 def neutralised(text: str) -> str:
     """`text`, with a leading `'` when a spreadsheet would read it as a formula."""
     stripped = text.lstrip(" \u00a0\u3000")
-    if text and (text[0] in FORMULA_STARTS or (stripped and stripped[0] in FORMULA_STARTS)):
+    if stripped[:1] in FORMULA_STARTS:
         return "'" + text
     return text

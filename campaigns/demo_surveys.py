@@ -23,11 +23,12 @@ from sqlalchemy import Connection, Engine, func, select
 
 from campaigns.config import Settings, Survey
 from campaigns.loader import Config
+from reports.kpis_surveys import UNHAPPY
 from shop.models import Customer, OutboxMessage
-from shop.surveys import HONEYPOT, SCORE, record_answer, record_click
+from shop.surveys import HONEYPOT, SCORE, SENT, record_answer, record_click
 from templates.surveys import SCALES
+from triggers.post_purchase_survey import NAME as SURVEY_TRIGGER
 
-SURVEY_TRIGGER = "post_purchase_survey"
 RESPONSE_RATE = 0.25  # emailed post-purchase surveys get 10 to 30 %
 SCANNED = 0.08  # emails whose links a security scanner opens on arrival
 # weights per score, from the scale's lowest
@@ -36,7 +37,6 @@ WEIGHTS = {
     "csat": (3.0, 5.0, 10.0, 35.0, 47.0),
     "ces": (2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 30.0),
 }
-LOWEST = {"nps": 0, "csat": 1, "ces": 1, "cli": 0}
 COMMENT_SHARE = {"low": 0.6, "middle": 0.2, "high": 0.3}
 COMMENTS: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
@@ -156,7 +156,7 @@ def _sent(connection: Connection, at: datetime) -> list[Moment]:
             Customer.locale,
         )
         .join(Customer, Customer.id == outbox.customer_id)
-        .where(outbox.trigger == SURVEY_TRIGGER, outbox.status == "sent", outbox.sent_at < at)
+        .where(outbox.trigger == SURVEY_TRIGGER, outbox.status == SENT, outbox.sent_at < at)
         .group_by(outbox.campaign, outbox.customer_id, outbox.occasion, Customer.locale)
         .order_by(func.min(outbox.sent_at), outbox.campaign, outbox.customer_id)
     )
@@ -171,7 +171,7 @@ def _scores(rng: random.Random, kind: str) -> tuple[int, dict[str, int]]:
     """The answer, and every question's: the loyalty index's other two follow the first
     (who recommends mostly buys again; trying other products is a step further)."""
     if kind != "cli":
-        score = LOWEST[kind] + _draw(rng, WEIGHTS[kind])
+        score = SCALES[kind].low + _draw(rng, WEIGHTS[kind])
         return score, {kind: score}
     recommend = _draw(rng, WEIGHTS["nps"])
     again = min(10, max(0, recommend + rng.choice((-1, 0, 0, 1))))
@@ -193,5 +193,5 @@ def _comment(rng: random.Random, kind: str, score: int, locale: str | None) -> s
 
 def _mood(kind: str, score: int) -> str:
     """Unhappy, in between or happy, by the kind's lines (docs/kpis.md)."""
-    low, high = {"nps": (6, 9), "cli": (6, 9), "csat": (2, 4), "ces": (3, 6)}[kind]
-    return "low" if score <= low else "high" if score >= high else "middle"
+    high = {"nps": 9, "cli": 9, "csat": 4, "ces": 6}[kind]
+    return "low" if score <= UNHAPPY[kind] else "high" if score >= high else "middle"

@@ -23,10 +23,11 @@ from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 from statsmodels.stats.proportion import proportion_confint
 
 from shop.models import OutboxMessage, SurveyClick, SurveyResponse
+from shop.surveys import SENT
 from templates.surveys import CLI_QUESTIONS, SCALES
+from triggers import post_purchase_survey
 
-SURVEY_TRIGGER = "post_purchase_survey"  # its sent messages are the surveys asked
-SENT = "sent"
+SURVEY_TRIGGER = post_purchase_survey.NAME  # its sent messages are the surveys asked
 SLOTS = {"nps": "nps", "csat": "csat", "ces": "ces", "cli": "customer_loyalty_index"}
 PROMOTER, DETRACTOR = 9, 6  # NPS: 9-10 promote, 0-6 detract (Reichheld 2003)
 SATISFIED = 4  # CSAT: 4 and 5 of 5 are satisfied

@@ -163,13 +163,17 @@ def record_click(
     link: Link,
     score: int | None,
     at: datetime,
+    *,
+    found: SurveyMomentFound | None = None,
 ) -> Click:
     """Store a GET of the moment's survey link (`link` 'score' with the link's score, or
     'honeypot'); it is suspect on the honeypot or less than `[surveys] scanner_seconds`
     after the latest send before it (or before any send: no person reads a message
-    Leal had not yet recorded as sent)."""
-    found = find_moment(connection, settings, moment.campaign, moment.customer_id,
-                        moment.occasion)  # fmt: skip
+    Leal had not yet recorded as sent). `found`: the moment as find_moment already found
+    it in this transaction (it is not looked up again)."""
+    if found is None:
+        found = find_moment(connection, settings, moment.campaign, moment.customer_id,
+                            moment.occasion)  # fmt: skip
     seconds = _seconds_after_send(found.sent_at, at)
     scanner = seconds is None or seconds < settings.surveys.scanner_seconds
     click = Click(link, score if link == SCORE else None, seconds, link == HONEYPOT or scanner)
@@ -211,11 +215,14 @@ def record_answer(
     comment: str | None,
     locale: str | None,
     at: datetime,
+    found: SurveyMomentFound | None = None,
 ) -> Answer:
     """Store the moment's answer: the first submit inserts it, a later one updates score,
     scores, comment (when one is given) and updated_at, and keeps answered_at. SurveyError
-    (or a subclass) when the moment or the answer is not one Leal records."""
-    found = find_moment(connection, settings, campaign, customer_id, occasion)
+    (or a subclass) when the moment or the answer is not one Leal records. `found`: the
+    moment as find_moment already found it in this transaction (it is not looked up again)."""
+    if found is None:
+        found = find_moment(connection, settings, campaign, customer_id, occasion)
     if kind != found.survey.kind:
         raise ScoreError(f"campaign {campaign!r} asks a {found.survey.kind} survey, not {kind}")
     score, checked = checked_scores(kind, score, scores)

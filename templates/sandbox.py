@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date as babel_format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import StrictUndefined, pass_context
 from jinja2.exceptions import SecurityError
@@ -27,7 +27,7 @@ from templates.limits import TemplateLimitError
 from templates.sms import sms_parts
 from templates.tiers import tier_name
 
-__all__ = ["SecurityError", "TemplateLimitError", "format_money", "make_environment"]
+__all__ = ["SecurityError", "TemplateLimitError", "format_date", "format_money", "make_environment"]
 
 _UNSAFE_NAMES = frozenset({"mro", "format", "format_map"})
 _DICT_ATTRIBUTES = frozenset(dir(dict))  # `x.items` stays the method, as in plain Jinja
@@ -121,12 +121,13 @@ def _money(context: Context, cents: int) -> str:
 @pass_context
 def _date(context: Context, day: date, style: str = "long") -> str:
     """A date in the customer's language: 2026-12-24 -> "24 de desembre de 2026" (ca)."""
-    return _format_date(day, style, _language(context))
+    return format_date(day, style, _language(context))
 
 
 @lru_cache(maxsize=4096)
-def _format_date(day: date, style: str, locale: str) -> str:
-    return str(format_date(day, format=style, locale=locale))
+def format_date(day: date, style: str, locale: str) -> str:
+    """A date in `locale`, in Babel's `style` (short, medium, long, full)."""
+    return str(babel_format_date(day, format=style, locale=locale))
 
 
 @pass_context

@@ -19,11 +19,10 @@ The token is in the path: workers.web_guard keeps it out of the access log.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
@@ -33,30 +32,30 @@ from sqlalchemy import Engine
 from campaigns.config import Settings
 from shop.card import Card, loyalty_card
 from templates.links import open_card_token
-from templates.sandbox import format_count, format_money, make_environment
+from templates.sandbox import format_count, format_date, format_money, make_environment
 from templates.tiers import tier_name
 from templates.unsubscribe import BadTokenError, Signer
-from workers.web_pages import link_problem, page, page_language, page_response
+from workers.web_pages import link_problem, page, page_language, page_response, personal
+from workers.web_words import POINTS
 
 ACTIONS = ("review", "referral", "survey_answered")  # the actions WORDS names
-NOT_INDEXED = {"X-Robots-Tag": "noindex, nofollow"}  # a personal page, never in a search engine
 
 # Noun forms by CLDR plural category (templates.sandbox.format_count): Romanian says
 # "1 punct", "19 puncte", "20 de puncte".
 NOUNS: dict[str, dict[str, dict[str, str]]] = {
-    "en": {"points": {"one": "point", "other": "points"},
+    "en": {"points": POINTS["en"],
            "rewards": {"one": "reward", "other": "rewards"},
            "days": {"one": "day", "other": "days"}},
-    "es": {"points": {"one": "punto", "other": "puntos"},
+    "es": {"points": POINTS["es"],
            "rewards": {"one": "recompensa", "other": "recompensas"},
            "days": {"one": "día", "other": "días"}},
-    "ca": {"points": {"one": "punt", "other": "punts"},
+    "ca": {"points": POINTS["ca"],
            "rewards": {"one": "recompensa", "other": "recompenses"},
            "days": {"one": "dia", "other": "dies"}},
-    "it": {"points": {"one": "punto", "other": "punti"},
+    "it": {"points": POINTS["it"],
            "rewards": {"one": "premio", "other": "premi"},
            "days": {"one": "giorno", "other": "giorni"}},
-    "ro": {"points": {"one": "punct", "few": "puncte", "other": "de puncte"},
+    "ro": {"points": POINTS["ro"],
            "rewards": {"one": "recompensă", "few": "recompense", "other": "de recompense"},
            "days": {"one": "zi", "few": "zile", "other": "de zile"}},
 }  # fmt: skip
@@ -248,20 +247,15 @@ def card_router(
         try:
             customer_id = open_card_token(signer, token)
         except BadTokenError:
-            return _not_indexed(link_problem(shop, shop.default_locale, 403))
+            return personal(link_problem(shop, shop.default_locale, 403))
         today = datetime.now(shop.tz).date()
         with engine.connect() as connection:
             found = loyalty_card(connection, settings, customer_id, today)
         if found is None:  # the shop's language: the customer's would tell they existed
-            return _not_indexed(link_problem(shop, shop.default_locale, 404))
-        return _not_indexed(page_response(render_card(found, settings)))
+            return personal(link_problem(shop, shop.default_locale, 404))
+        return personal(page_response(render_card(found, settings)))
 
     return router
-
-
-def _not_indexed(response: HTMLResponse) -> HTMLResponse:
-    response.headers.update(NOT_INDEXED)
-    return response
 
 
 def render_card(card: Card, settings: Settings) -> str:
@@ -306,18 +300,19 @@ def _view(card: Card, settings: Settings, lang: str) -> dict[str, Any]:
             {"code": reward.code,
              "off": w["off"].format(percent=_percent(reward.percent_off, lang))
              if reward.percent_off else format_money(reward.amount_off_cents or 0, currency, lang),
-             "until": w["until"].format(date=_date(reward.expires_on, lang, "long"))}
+             "until": w["until"].format(date=format_date(reward.expires_on, "long", lang))}
             for reward in card.rewards
         ],
-        "expiring": [{"date": _date(lot.expires_on, lang), "points": _number(lot.points, lang)}
-                     for lot in card.expiring],
-        "orders": [{"date": _date(order.on, lang),
+        "expiring": [{"date": format_date(lot.expires_on, "medium", lang),
+                      "points": _number(lot.points, lang)} for lot in card.expiring],
+        "orders": [{"date": format_date(order.on, "medium", lang),
                     "total": format_money(order.total_cents, currency, lang),
                     "points": _signed(order.points, lang), "reversed": order.reversed}
                    for order in card.orders],
-        "bonuses": [{"date": _date(bonus.on, lang), "what": _action(bonus.action, w),
-                     "points": _signed(bonus.points, lang)} for bonus in card.bonuses],
-        "as_of": w["as_of"].format(date=_date(card.on, lang, "long")),
+        "bonuses": [{"date": format_date(bonus.on, "medium", lang),
+                     "what": _action(bonus.action, w), "points": _signed(bonus.points, lang)}
+                    for bonus in card.bonuses],
+        "as_of": w["as_of"].format(date=format_date(card.on, "long", lang)),
     }  # fmt: skip
 
 
@@ -331,10 +326,6 @@ def _number(number: int, lang: str) -> str:
 
 def _signed(points: int, lang: str) -> str:
     return f"+{_number(points, lang)}" if points > 0 else _number(points, lang)
-
-
-def _date(day: date, lang: str, style: str = "medium") -> str:
-    return str(format_date(day, format=style, locale=lang))
 
 
 def _action(action: str | None, w: dict[str, str]) -> str:

@@ -35,6 +35,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+NOT_INDEXED = {"X-Robots-Tag": "noindex, nofollow"}  # a personal page, never in a search engine
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {"invalid": "This link is not valid.", "gone": "This link is no longer valid."},
@@ -134,6 +135,12 @@ def render_body(source: str, **values: Any) -> Markup:
 
 def page_response(html: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status_code=status_code, headers=HEADERS)
+
+
+def personal(response: HTMLResponse) -> HTMLResponse:
+    """`response`, marked as a personal page no search engine may index."""
+    response.headers.update(NOT_INDEXED)
+    return response
 
 
 def link_problem(shop: ShopSettings, locale: str | None, status_code: int) -> HTMLResponse:

@@ -64,14 +64,20 @@ from templates.links import SurveyMoment, open_survey_token
 from templates.sandbox import format_count, make_environment
 from templates.surveys import CLI_QUESTIONS, SCALES, cli_questions, question, scale_labels
 from templates.unsubscribe import BadTokenError, Signer
-from workers.web_pages import language_code, link_problem, page, page_language, page_response
+from workers.web_pages import (
+    language_code,
+    link_problem,
+    page,
+    page_language,
+    page_response,
+    personal,
+)
 from workers.web_words import POINTS, WORDS
 
 FORM_PURPOSE = "surveyform"
 COOKIE = "leal_survey"
 _NONCE = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
 _DIGITS = re.compile(r"[0-9]{1,2}")
-NOT_INDEXED = {"X-Robots-Tag": "noindex, nofollow"}  # a personal page, never in a search engine
 
 _FORM = make_environment(html=True).from_string(
     """<h1>{{ w.title }}</h1>
@@ -156,9 +162,9 @@ def survey_router(
         try:
             with writer(engine).begin() as connection:  # the click, committed before the page
                 found = _find(connection, settings, moment)
-                if link == SCORE and (score is None or score not in _scale(found.survey)):
+                if link == SCORE and score not in _scale(found.survey):  # None is in no scale
                     return _problem(settings, 404)
-                record_click(connection, settings, moment, link, score, _now())
+                record_click(connection, settings, moment, link, score, _now(), found=found)
         except SurveyError as error:
             return _problem(settings, _status(error))
         if link == HONEYPOT:
@@ -167,7 +173,7 @@ def survey_router(
         first = CLI_QUESTIONS[0] if found.survey.kind == "cli" else "score"
         html = _form_page(settings, found, _form_token(checked, found, nonce),
                           action=f"../{token}", filled=Filled({first: score}, ""))  # fmt: skip
-        response = _personal(page_response(html))
+        response = personal(page_response(html))
         _set_cookie(response, nonce, f"{prefix}/survey/{token}", secure=secure)
         return response
 
@@ -199,8 +205,8 @@ def survey_router(
         if isinstance(outcome, str):  # shown again with their answer and what was wrong
             html = _form_page(settings, found, form, action=token, filled=filled,
                               problem=outcome)  # fmt: skip
-            return _personal(page_response(html, 422))
-        return _personal(page_response(_thanks_page(settings, found, outcome)))
+            return personal(page_response(html, 422))
+        return personal(page_response(_thanks_page(settings, found, outcome)))
 
     return router
 
@@ -233,20 +239,19 @@ def _record(
 ) -> Answer | str:
     """Record what the form holds; what to tell the person instead when a score is missing
     or off the scale, or the comment is too long or not text."""
-    w = WORDS[_lang(found, settings)]
+    lang = _lang(found, settings)
+    w = WORDS[lang]
     kind = found.survey.kind
     wanted = CLI_QUESTIONS if kind == "cli" else ("score",)
-    scores = {name: filled.scores.get(name) for name in wanted}
-    first = scores[wanted[0]]
-    if first is None or any(value is None for value in scores.values()):
+    scores = {name: value for name in wanted if (value := filled.scores.get(name)) is not None}
+    if len(scores) < len(wanted):  # a score not chosen
         return w["choose"]
     try:
         return record_answer(
             connection, settings, campaign=found.campaign, customer_id=found.customer_id,
-            occasion=found.occasion, kind=kind, score=first,
-            scores={name: value for name, value in scores.items() if value is not None}
-            if kind == "cli" else None,
-            comment=filled.comment, locale=_lang(found, settings), at=_now(),
+            occasion=found.occasion, kind=kind, score=scores[wanted[0]],
+            scores=scores if kind == "cli" else None,
+            comment=filled.comment, locale=lang, at=_now(), found=found,
         )  # fmt: skip
     except CommentTooLongError:
         return w["too_long"].format(max=MAX_COMMENT)
@@ -325,7 +330,7 @@ def _expired(settings: Settings, found: SurveyMomentFound) -> HTMLResponse:
     lang = _lang(found, settings)
     w = WORDS[lang]
     body = Markup(_SAID.render(title=w["title"], said=w["expired"]))  # noqa: S704 (autoescaped)
-    return _personal(page_response(page(settings.shop, lang, w["title"], body), 403))
+    return personal(page_response(page(settings.shop, lang, w["title"], body), 403))
 
 
 def _neutral(settings: Settings) -> HTMLResponse:
@@ -333,18 +338,13 @@ def _neutral(settings: Settings) -> HTMLResponse:
     shop = settings.shop
     visit = WORDS[page_language(None, shop.default_locale)]["visit"].format(shop=shop.name)
     body = Markup(_NEUTRAL.render(shop=shop.name, url=shop.url, visit=visit))  # noqa: S704
-    return _personal(page_response(page(shop, shop.default_locale, shop.name, body)))
+    return personal(page_response(page(shop, shop.default_locale, shop.name, body)))
 
 
 def _problem(settings: Settings, status: int) -> HTMLResponse:
     """The neutral page of a bad link, in the shop's language: the customer's would say
     whose link it was."""
-    return _personal(link_problem(settings.shop, settings.shop.default_locale, status))
-
-
-def _personal(response: HTMLResponse) -> HTMLResponse:
-    response.headers.update(NOT_INDEXED)
-    return response
+    return personal(link_problem(settings.shop, settings.shop.default_locale, status))
 
 
 def _form_token(signer: Signer, found: SurveyMomentFound, nonce: str) -> str:
