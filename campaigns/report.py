@@ -49,15 +49,15 @@ def print_plan(result: RunResult, config: Config, console: Console) -> None:
     mode = "dry run, nothing written" if result.run_id is None else f"run #{result.run_id}"
     console.print(f"[bold]Daily run[/bold] {local:%Y-%m-%d %H:%M} {tz.key} ({mode})")
     counts = plan.counts()
+    moments = Counter(campaign for campaign, _, _ in {m.moment for m in plan.messages})
     rows: list[_PlanRow] = []
     for name, campaign in config.settings.campaigns.items():
         if name not in counts and not campaign.enabled:
             continue
-        moments = {(m.customer_id, m.occasion) for m in plan.messages if m.campaign == name}
         tally = counts.get(name, Counter())
         skipped = [(r, n) for r, n in sorted(tally.items()) if r != PLANNED and r not in _HELD_OUT]
         numbers = (
-            len(moments),
+            moments[name],
             tally.get(PLANNED, 0),
             sum(n for r, n in tally.items() if r in _HELD_OUT),
             sum(n for _, n in skipped),

@@ -68,14 +68,16 @@ def write_expiries(
     first = connection.scalar(select(func.min(lots.c.expires_on)))
     if first is None:
         return 0
-    note_spenders(connection, _spenders_due(lots), loyalty.points_expire_days)
+    spenders = _spenders_due(lots) if since is not None else _spenders_with_due_lots(on)
+    note_spenders(connection, spenders, loyalty.points_expire_days)
     earliest = connection.scalar(  # the spenders' ledgers: each spend's day needs its start
         select(func.min(LedgerEntry.on_date)).where(
             LedgerEntry.customer_id.in_(select(SPENDERS.c.customer_id))
         )
     )
     _fill_days(connection, min(first, earliest or first), on, tz)
-    written = _expire_whole_lots(connection, lots) + _expire_spent_lots(connection, lots, on, tz)
+    written = _expire_whole_lots(connection, lots)
+    written += _expire_spent_lots(connection, on, tz, since)
     for table in (_DAYS, SPENDERS):  # on an error the rollback takes them away
         table.drop(connection)
     return written
@@ -142,10 +144,31 @@ def _spenders_due(lots: Any) -> Select[Any]:
     return select(lots.c.customer_id).where(spent).distinct()
 
 
-def _expire_spent_lots(connection: Connection, lots: Any, on: date, tz: ZoneInfo) -> int:
+def _spenders_with_due_lots(on: date) -> Select[Any]:
+    """The customers who ever spent points and have a lot due by `on`, for a first run,
+    when most lots are due: each spender probed for a due lot (through the customer's
+    entries by date, oldest first: usually the first one is), instead of every due lot
+    probed for a spend (twice as long at a million customers)."""
+    spend, lot = aliased(LedgerEntry, name="spend"), aliased(LedgerEntry, name="lot")
+    spenders = (
+        select(spend.customer_id)
+        .where(spend.points < literal_column("0"), spend.kind != literal_column("'expire'"))
+        .distinct()
+        .subquery("spenders")
+    )
+    due = exists().where(
+        lot.customer_id == spenders.c.customer_id,
+        lot.kind.in_(LOT_KINDS),
+        lot.points > 0,
+        lot.expires_on <= on,
+    )
+    return select(spenders.c.customer_id).where(due)
+
+
+def _expire_spent_lots(connection: Connection, on: date, tz: ZoneInfo, since: date | None) -> int:
     """The FIFO arithmetic for customers who spent points (SPENDERS): in SQL for those whose
     lots expire in FIFO order (shop.expiry_fifo), in Python, a batch at a time, for the rest."""
-    written = expire_regular_spenders(connection, lots, _DAYS)
+    written = expire_regular_spenders(connection, _DAYS, since)
     irregular = select(SPENDERS.c.customer_id).where(SPENDERS.c.regular.is_(False))
     customers = [str(customer) for customer in connection.scalars(irregular)]
     for batch in batches(customers, SPENDERS_BATCH):
