@@ -9,30 +9,42 @@ refuse a redemption, never allow an overdraft) and the lots booked at or before 
 instant. Later days do not count.
 
 Only the few customers who spend points are read, a bounded batch at a time, and only their
-entries up to the last day asked about.
+entries up to the last day asked about. Each ledger is kept in balance_on's order (sorted
+once, what a check adds put in its place), and a check walks it once, adding up points only:
+a first import checks every redeeming order of years of history, and building, sorting and
+walking balance_on's entries per check cost a third of that import.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
 from shop.id_lists import ids_in, ids_param
-from shop.loyalty import Entry, balance_on, booked_day
-from shop.models import REVERSE, LedgerEntry
+from shop.loyalty import booked_day
+from shop.models import EXPIRE, REVERSE, LedgerEntry
 
 BATCH = 500  # customers per round trip
 _NOT_STORED = 1 << 62  # ids of entries a check adds: after every stored one of their day
 
 
-@dataclass(frozen=True)
-class Movement:
-    entry: Entry
+class Movement(NamedTuple):
+    """An entry as a check reads it, ordered as balance_on applies entries: by the day the
+    FIFO applies it, lots before spends, then id."""
+
+    fifo_date: date
+    spends: bool  # points <= 0
+    id: int
+    expire: bool  # an expire entry: what the arithmetic computes itself
+    points: int
+    on_date: date
+    expires_on: date  # date.max: never
     at: datetime  # aware UTC
     order_id: str | None  # the order whose earn entry, or its reversal, this is
 
@@ -56,31 +68,50 @@ class Ledgers:
         rows = connection.execute(
             select(
                 LedgerEntry.customer_id, LedgerEntry.id, LedgerEntry.kind, LedgerEntry.points,
-                LedgerEntry.on_date, LedgerEntry.expires_on, LedgerEntry.lot_id,
-                LedgerEntry.at, LedgerEntry.order_id, LedgerEntry.source,
+                LedgerEntry.on_date, LedgerEntry.expires_on, LedgerEntry.at,
+                LedgerEntry.order_id, LedgerEntry.source,
             ).where(ids_in(connection, LedgerEntry.customer_id), LedgerEntry.on_date <= until),
             {"ids": ids_param(connection, customer_ids)},
         )  # fmt: skip
         reversal = f"{REVERSE}:"
-        for customer_id, entry_id, kind, points, on, expires, lot, at, order, source in rows:
+        for customer_id, entry_id, kind, points, on, expires, at, order, source in rows:
             if order is None and source and source.startswith(reversal):
                 order = source.removeprefix(reversal)
-            entry = Entry(entry_id, kind, points, on, expires, lot, booked_day(points, on, at, tz))
-            self.by_customer[customer_id].append(Movement(entry, at, order))
+            self.by_customer[customer_id].append(
+                self._movement(entry_id, kind, points, on, expires, at, order)
+            )
+        for movements in self.by_customer.values():
+            movements.sort()
 
     def available(
         self, customer_id: str, on: date, at: datetime, *, without_order: str | None = None
     ) -> int:
         """Points the customer can spend at the instant `at` (shop-local date `on`), not
         counting the earn entry of `without_order`, nor its reversal (a checkout spends
-        before the order earns)."""
-        counted = [
-            move.entry
-            for move in self.by_customer[customer_id]
-            if (move.entry.on_date < on or move.entry.points < 0 or move.at <= at)
-            and (without_order is None or move.order_id != without_order)
-        ]
-        return max(balance_on(counted, on).points, 0)
+        before the order earns): balance_on's arithmetic, points only."""
+        lots: list[list[Any]] = []  # [expires_on, points left], oldest first
+        debt, next_expiry = 0, date.max
+        for move in self.by_customer[customer_id]:
+            if move.fifo_date > on:
+                break
+            if not (move.on_date < on or move.points < 0 or move.at <= at):
+                continue  # a lot booked later that day
+            if without_order is not None and move.order_id == without_order:
+                continue
+            if move.fifo_date >= next_expiry:
+                next_expiry = _drop_expired(lots, move.fifo_date)
+            if move.expire:
+                continue
+            if move.points > 0:
+                lots.append([move.expires_on, move.points])
+                next_expiry = min(next_expiry, move.expires_on)
+                if debt:  # a lot pays a debt first
+                    debt = _spend(lots, debt)
+            else:
+                debt = _spend(lots, debt - move.points)
+        _drop_expired(lots, on)
+        left: int = sum(lot[1] for lot in lots)
+        return max(left - debt, 0)
 
     def add(
         self,
@@ -91,9 +122,41 @@ class Ledgers:
         at: datetime,
         expires_on: date | None = None,
     ) -> None:
+        move = self._movement(next(self.ids), kind, points, on, expires_on, at, None)
+        bisect.insort(self.by_customer[customer_id], move)
+
+    def _movement(
+        self,
+        entry_id: int,
+        kind: str,
+        points: int,
+        on: date,
+        expires_on: date | None,
+        at: datetime,
+        order_id: str | None,
+    ) -> Movement:
         booked = booked_day(points, on, at, self.tz)
-        entry = Entry(next(self.ids), kind, points, on, expires_on, None, booked)
-        self.by_customer[customer_id].append(Movement(entry, at, None))
+        fifo = max(booked, on) if points < 0 and booked is not None else on
+        expires = expires_on or date.max
+        return Movement(fifo, points <= 0, entry_id, kind == EXPIRE, points, on, expires, at,
+                        order_id)  # fmt: skip
+
+
+def _drop_expired(lots: list[list[Any]], day: date) -> date:
+    """Remove the lots no longer live on `day`; the soonest expiry among those left."""
+    lots[:] = [lot for lot in lots if lot[0] > day]
+    return min((lot[0] for lot in lots), default=date.max)
+
+
+def _spend(lots: list[list[Any]], amount: int) -> int:
+    """Spend `amount` from the oldest live lots; return what they could not cover."""
+    for lot in lots:
+        if amount <= 0:
+            break
+        used = min(lot[1], amount)
+        lot[1] -= used
+        amount -= used
+    return max(amount, 0)
 
 
 def batches(values: Collection[str], size: int = BATCH) -> Iterator[list[str]]:
