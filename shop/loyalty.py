@@ -116,16 +116,16 @@ def balance_on(entries: Iterable[Entry], on: date, horizon_days: int = 30) -> Ba
         if day > on:
             break
         if day >= next_expiry:  # a customer with years of orders: not a pass per entry
-            next_expiry = _drop_expired(lots, day, expired)
+            next_expiry = drop_expired(lots, day, expired)
         if entry.kind == "expire":
             continue
         if entry.points > 0:
             lots.append([entry.id, entry.expires_on or date.max, entry.points])
             next_expiry = min(next_expiry, lots[-1][1])
-            debt = _spend(lots, debt)
+            debt = spend_oldest_first(lots, debt)
         else:
-            debt = _spend(lots, debt - entry.points)
-    _drop_expired(lots, on, expired)
+            debt = spend_oldest_first(lots, debt - entry.points)
+    drop_expired(lots, on, expired)
     horizon = on + timedelta(days=horizon_days)
     return Balance(
         points=sum(lot[2] for lot in lots) - debt,
@@ -143,7 +143,7 @@ def earned_in_window(entries: Iterable[Entry], on: date, loyalty: LoyaltySetting
     )
 
 
-def _drop_expired(lots: list[list[Any]], day: date, expired: list[tuple[int, int]]) -> date:
+def drop_expired(lots: list[list[Any]], day: date, expired: list[tuple[int, int]]) -> date:
     """Remove the lots that are no longer live on `day`, noting what they still held;
     the soonest expiry among the lots left."""
     for lot in lots:
@@ -153,7 +153,7 @@ def _drop_expired(lots: list[list[Any]], day: date, expired: list[tuple[int, int
     return min((lot[1] for lot in lots), default=date.max)
 
 
-def _spend(lots: list[list[Any]], amount: int) -> int:
+def spend_oldest_first(lots: list[list[Any]], amount: int) -> int:
     """Spend `amount` from the oldest live lots; return what they could not cover."""
     for lot in lots:
         if amount <= 0:

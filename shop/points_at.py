@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from shop.id_lists import ids_in, ids_param
-from shop.loyalty import booked_day
+from shop.loyalty import booked_day, drop_expired, spend_oldest_first
 from shop.models import EXPIRE, REVERSE, LedgerEntry
 
 BATCH = 500  # customers per round trip
@@ -89,7 +89,8 @@ class Ledgers:
         """Points the customer can spend at the instant `at` (shop-local date `on`), not
         counting the earn entry of `without_order`, nor its reversal (a checkout spends
         before the order earns): balance_on's arithmetic, points only."""
-        lots: list[list[Any]] = []  # [expires_on, points left], oldest first
+        lots: list[list[Any]] = []  # [lot id, expires_on, points left], oldest first
+        expired: list[tuple[int, int]] = []  # what drop_expired notes: not needed here
         debt, next_expiry = 0, date.max
         for move in self.by_customer[customer_id]:
             if move.fifo_date > on:
@@ -99,18 +100,18 @@ class Ledgers:
             if without_order is not None and move.order_id == without_order:
                 continue
             if move.fifo_date >= next_expiry:
-                next_expiry = _drop_expired(lots, move.fifo_date)
+                next_expiry = drop_expired(lots, move.fifo_date, expired)
             if move.expire:
                 continue
             if move.points > 0:
-                lots.append([move.expires_on, move.points])
+                lots.append([move.id, move.expires_on, move.points])
                 next_expiry = min(next_expiry, move.expires_on)
                 if debt:  # a lot pays a debt first
-                    debt = _spend(lots, debt)
+                    debt = spend_oldest_first(lots, debt)
             else:
-                debt = _spend(lots, debt - move.points)
-        _drop_expired(lots, on)
-        left: int = sum(lot[1] for lot in lots)
+                debt = spend_oldest_first(lots, debt - move.points)
+        drop_expired(lots, on, expired)
+        left: int = sum(lot[2] for lot in lots)
         return max(left - debt, 0)
 
     def add(
@@ -140,23 +141,6 @@ class Ledgers:
         expires = expires_on or date.max
         return Movement(fifo, points <= 0, entry_id, kind == EXPIRE, points, on, expires, at,
                         order_id)  # fmt: skip
-
-
-def _drop_expired(lots: list[list[Any]], day: date) -> date:
-    """Remove the lots no longer live on `day`; the soonest expiry among those left."""
-    lots[:] = [lot for lot in lots if lot[0] > day]
-    return min((lot[0] for lot in lots), default=date.max)
-
-
-def _spend(lots: list[list[Any]], amount: int) -> int:
-    """Spend `amount` from the oldest live lots; return what they could not cover."""
-    for lot in lots:
-        if amount <= 0:
-            break
-        used = min(lot[1], amount)
-        lot[1] -= used
-        amount -= used
-    return max(amount, 0)
 
 
 def batches(values: Collection[str], size: int = BATCH) -> Iterator[list[str]]:
